@@ -1,0 +1,248 @@
+"""torch Datasets over a JSONL manifest, padding collate, and length-bucketed batching.
+
+SpeechDataset        one utterance -> waveform or log-mel (cached on disk), token ids, text
+collate              pad a list of items into a batch with lengths
+LengthBucketSampler  batches of similar length (less padding), shuffled per epoch, seeded
+feature_cache_path   where log-mels for a manifest and MelConfig are cached
+
+Shapes   features (T_mel, n_mels) per item, (B, T_mel, n_mels) per batch; waveform (T_wav,);
+         tokens (S,) per item, (B, S) per batch padded with the table's pad id.
+Taught in lessons/00_setup_data_text.ipynb, section 4.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minispeech.audio import load
+from minispeech.data.manifest import read_manifest
+from minispeech.dsp import MelConfig, log_mel
+from minispeech.text import characters, phonemes
+
+TOKEN_KINDS = ("characters", "phonemes")
+FEATURE_KINDS = ("log_mel", "waveform")
+
+
+def feature_cache_path(manifest: str | Path, config: MelConfig) -> Path:
+    """`<corpus>/features/<config hash>/<manifest stem>.npy`: one array for a whole manifest."""
+    manifest = Path(manifest)
+    key = hashlib.sha1(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:10]
+    return manifest.parent / "features" / key / f"{manifest.stem}.npy"
+
+
+def compute_features(rows: list[dict], config: MelConfig, progress: bool = True) -> list[np.ndarray]:
+    """Log-mels (T_mel, n_mels) float32 of every row's audio, resampled to config.sample_rate."""
+    from tqdm.auto import tqdm
+
+    features = []
+    for row in tqdm(rows, desc="log-mel features", unit="utt", disable=not progress):
+        waveform, _ = load(row["audio"], sr=config.sample_rate)
+        features.append(log_mel(waveform, config).T.astype(np.float32))  # (T_mel, n_mels)
+    return features
+
+
+def load_or_compute_features(
+    manifest: str | Path, rows: list[dict], config: MelConfig, progress: bool = True
+) -> list[np.ndarray]:
+    """Cached log-mels for a manifest: computed once, then memory-mapped from disk.
+
+    The cache holds all utterances concatenated along time plus their start offsets;
+    it is written atomically and recomputed if it does not match the manifest.
+    """
+    path = feature_cache_path(manifest, config)
+    offsets_path = path.with_suffix(".offsets.npy")
+    if path.is_file() and offsets_path.is_file():
+        offsets = np.load(offsets_path)
+        if len(offsets) == len(rows) + 1:
+            stacked = np.load(path, mmap_mode="r")
+            return [stacked[offsets[i] : offsets[i + 1]] for i in range(len(rows))]
+    features = compute_features(rows, config, progress=progress)
+    offsets = np.concatenate([[0], np.cumsum([len(f) for f in features])]).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for target, array in ((path, np.concatenate(features)), (offsets_path, offsets)):
+        temporary = target.with_name(target.stem + f".{os.getpid()}.tmp.npy")
+        np.save(temporary, array)
+        os.replace(temporary, target)
+    return features
+
+
+class SpeechDataset(torch.utils.data.Dataset):
+    """Utterances of one manifest as tensors.
+
+    features: "log_mel" (cached on disk next to the manifest) or "waveform"
+    tokens:   "characters" (of normalized_text) or "phonemes" (eSpeak IPA)
+    Each item: {"features" (T, n_mels) or "waveform" (T_wav,), "tokens" (S,), "text",
+    "speaker", "speaker_id", "index"}.
+    """
+
+    def __init__(
+        self,
+        manifest: str | Path,
+        features: str = "log_mel",
+        tokens: str = "characters",
+        mel_config: MelConfig | None = None,
+        max_items: int | None = None,
+        progress: bool = True,
+    ) -> None:
+        if features not in FEATURE_KINDS:
+            raise ValueError(f"features must be one of {FEATURE_KINDS}, got {features!r}")
+        if tokens not in TOKEN_KINDS:
+            raise ValueError(f"tokens must be one of {TOKEN_KINDS}, got {tokens!r}")
+        self.manifest = Path(manifest)
+        self.rows = read_manifest(manifest)[:max_items]
+        if not self.rows:
+            raise ValueError(f"{manifest}: the manifest has no utterances")
+        self.feature_kind = features
+        self.token_kind = tokens
+        self.mel_config = mel_config or MelConfig()
+        self.symbols = characters() if tokens == "characters" else phonemes()
+        self.speakers = sorted({row["speaker"] for row in self.rows})
+        self.token_ids = [self._encode(row) for row in self.rows]
+        self.features = None
+        if features == "log_mel":
+            if max_items is None:
+                self.features = load_or_compute_features(
+                    manifest, self.rows, self.mel_config, progress=progress
+                )
+            else:  # a subset: compute without touching the whole-manifest cache
+                self.features = compute_features(self.rows, self.mel_config, progress=progress)
+
+    def _encode(self, row: dict) -> list[int]:
+        text = row["phonemes"] if self.token_kind == "phonemes" else row.get("normalized_text")
+        if text is None:
+            from minispeech.text import normalize
+
+            text = normalize(row["text"])
+        try:
+            return self.symbols.encode(text)
+        except ValueError as error:
+            raise ValueError(f"{self.manifest}: utterance {row.get('id', row['audio'])}: {error}") from None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def lengths(self) -> list[int]:
+        """Length of each item in frames (log_mel) or samples (waveform), for bucketing."""
+        if self.features is not None:
+            return [len(feature) for feature in self.features]
+        return [round(row["duration"] * row["sample_rate"]) for row in self.rows]
+
+    def __getitem__(self, index: int) -> dict:
+        row = self.rows[index]
+        item = {
+            "tokens": torch.tensor(self.token_ids[index], dtype=torch.long),
+            "text": row.get("normalized_text", row["text"]),
+            "speaker": row["speaker"],
+            "speaker_id": self.speakers.index(row["speaker"]),
+            "index": index,
+        }
+        if self.features is not None:
+            item["features"] = torch.from_numpy(np.array(self.features[index]))  # (T_mel, n_mels)
+        else:
+            waveform, _ = load(row["audio"], sr=self.mel_config.sample_rate)
+            item["waveform"] = torch.from_numpy(waveform)  # (T_wav,)
+        return item
+
+
+def pad_sequences(sequences: list[torch.Tensor], value: float = 0.0) -> torch.Tensor:
+    """Stack (T_i, ...) tensors into (B, T_max, ...), padding the end with `value`."""
+    longest = max(len(sequence) for sequence in sequences)
+    shape = (len(sequences), longest, *sequences[0].shape[1:])
+    batch = sequences[0].new_full(shape, value)
+    for i, sequence in enumerate(sequences):
+        batch[i, : len(sequence)] = sequence
+    return batch
+
+
+def collate(items: list[dict], pad_id: int = 0) -> dict:
+    """Pad a list of SpeechDataset items into a batch; lengths say where padding starts.
+
+    Returns {"features" (B, T_mel, n_mels) and "feature_lengths" (B,)} or {"waveform"
+    (B, T_wav) and "waveform_lengths" (B,)}, plus "tokens" (B, S), "token_lengths" (B,),
+    "speaker_ids" (B,), "texts", "speakers", "indices".
+    """
+    batch = {
+        "tokens": pad_sequences([item["tokens"] for item in items], value=pad_id),
+        "token_lengths": torch.tensor([len(item["tokens"]) for item in items]),
+        "speaker_ids": torch.tensor([item["speaker_id"] for item in items]),
+        "texts": [item["text"] for item in items],
+        "speakers": [item["speaker"] for item in items],
+        "indices": [item["index"] for item in items],
+    }
+    for key in ("features", "waveform"):
+        if key in items[0]:
+            batch[key] = pad_sequences([item[key] for item in items])
+            length_key = "feature_lengths" if key == "features" else "waveform_lengths"
+            batch[length_key] = torch.tensor([len(item[key]) for item in items])
+    return batch
+
+
+class LengthBucketSampler(torch.utils.data.Sampler):
+    """Batches of indices with similar lengths: sort within shuffled pools, then shuffle batches.
+
+    A batch holds at most `batch_size` items and, if `max_total_length` is given, at most
+    that many frames (or samples) counted as batch_size x longest item.
+    Call set_epoch(n) before each epoch for a different, reproducible order.
+    """
+
+    def __init__(
+        self,
+        lengths: list[int],
+        batch_size: int,
+        max_total_length: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        pool_factor: int = 50,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.max_total_length = max_total_length
+        self.shuffle = shuffle
+        self.seed = seed
+        self.pool_size = batch_size * pool_factor
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        generator = random.Random(self.seed + self.epoch)
+        indices = list(range(len(self.lengths)))
+        if self.shuffle:
+            generator.shuffle(indices)
+        batches = []
+        for start in range(0, len(indices), self.pool_size):
+            pool = sorted(indices[start : start + self.pool_size], key=lambda i: self.lengths[i])
+            batch: list[int] = []
+            for index in pool:
+                longest = max([self.lengths[i] for i in batch] + [self.lengths[index]])
+                too_long = (
+                    self.max_total_length is not None
+                    and batch
+                    and longest * (len(batch) + 1) > self.max_total_length
+                )
+                if len(batch) == self.batch_size or too_long:
+                    batches.append(batch)
+                    batch = []
+                batch.append(index)
+            if batch:
+                batches.append(batch)
+        if self.shuffle:
+            generator.shuffle(batches)
+        return batches
+
+    def __iter__(self):
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return len(self._batches())
