@@ -1,0 +1,1 @@
+"""One model per file: read each top to bottom (config, blocks, model, loaders)."""
