@@ -266,6 +266,15 @@ def test_a_region_in_a_nested_block_is_titled_by_its_function_and_top_level_by_e
     )
 
 
+def test_a_multi_line_signature_still_titles_the_exercise():
+    source = (
+        "def reestimate(\n    gamma: list,\n    xi: list,\n) -> list:\n"
+        "    ### BEGIN SOLUTION\n    return gamma\n    ### END SOLUTION\n"
+    )
+    lesson = release_notebook("s.ipynb", notebook(code_cell(source, "a"), code_cell("# TEST: r", "b")), 3)
+    assert 'raise NotImplementedError("Exercise 3.1: reestimate")' in "".join(lesson["cells"][0]["source"])
+
+
 @pytest.mark.parametrize("kind", ["SOLUTION", "HIDDEN TESTS"])
 @pytest.mark.parametrize(
     ("source", "problem"),
