@@ -6,7 +6,7 @@ yin      f0 in Hz and a voiced flag per frame (de Cheveigné & Kawahara, 2002)
 Shapes   x (T_wav,) float32/float64 -> (T_mel,) with T_mel = 1 + T_wav // hop_length when
          center=True, so with the same hop_length they line up with minispeech.dsp's frames.
 The YIN difference function is a Numba kernel in minispeech/dp/yin.py.
-Taught in lessons/08 (FastSpeech 2: pitch and energy predictors).
+Taught in lessons/02_mel_mfcc.ipynb (pitch and energy); used by lessons/08 (FastSpeech 2 predictors).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def energy(
     """Per-frame RMS sqrt(mean(x²)) (T_mel,), in x's precision.
 
     Equals librosa.feature.rms(y=x, ...)[0] (librosa returns shape (1, T_mel)), whose
-    centring pads with zeros ("constant"). Lesson 08.
+    centring pads with zeros ("constant"). Lesson 02.
     """
     padding = (frame_length // 2, frame_length // 2)  # as librosa
     frames = _padded_frames(x, frame_length, hop_length, center, pad_mode, "energy", padding)
@@ -78,7 +78,7 @@ def yin(
        (the absolute threshold, step 4); no such dip means unvoiced;
     4. a parabola through d at τ - 1, τ, τ + 1 refines τ (step 5, on the raw d, which the
        paper notes is unbiased), and f0 = sr / τ.
-    Needs frame_length >= 2 * max_lag, so W holds at least one longest period. Lesson 08.
+    Needs frame_length >= 2 * max_lag, so W holds at least one longest period. Lesson 02.
     """
     if not 0 < fmin < fmax <= sr / 2:
         raise ValueError(f"yin: need 0 < fmin < fmax <= sr / 2 = {sr / 2}, got fmin={fmin}, fmax={fmax}")

@@ -14,7 +14,7 @@ d[:, 0] is 0. minispeech.pitch.yin uses the Numba kernel: on 60 s of 22,050 Hz a
 beats the FFT variant (O(frame_length log frame_length) a frame instead of O(W · max_lag))
 because its inner loop vectorizes and it needs no temporaries.
 
-Taught in lessons/08 (FastSpeech 2), pitch section.
+Taught in lessons/02_mel_mfcc.ipynb, pitch section (exercise: the difference function).
 """
 
 from __future__ import annotations
