@@ -273,6 +273,12 @@ def test_a_multi_line_signature_still_titles_the_exercise():
     )
     lesson = release_notebook("s.ipynb", notebook(code_cell(source, "a"), code_cell("# TEST: r", "b")), 3)
     assert 'raise NotImplementedError("Exercise 3.1: reestimate")' in "".join(lesson["cells"][0]["source"])
+    wrapped = (
+        "def griffin_lim(a: int, b: int = 2,\n                c: int = 3) -> int:\n"
+        "    ### BEGIN SOLUTION\n    return a\n    ### END SOLUTION\n"
+    )
+    lesson = release_notebook("s.ipynb", notebook(code_cell(wrapped, "a"), code_cell("# TEST: g", "b")), 1)
+    assert 'raise NotImplementedError("Exercise 1.1: griffin_lim")' in "".join(lesson["cells"][0]["source"])
 
 
 @pytest.mark.parametrize("kind", ["SOLUTION", "HIDDEN TESTS"])

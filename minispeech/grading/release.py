@@ -140,12 +140,12 @@ def enclosing_function(lines: list[str], line_index: int) -> str | None:
     for line in reversed(lines[:line_index]):
         if not line.strip() or _indentation(line) >= indent:
             continue
-        if line.lstrip().startswith(")") or line.rstrip().endswith(","):
-            continue  # a multi-line signature: its parameters and closing `) -> ...:`
-        indent = _indentation(line)
         match = DEF_LINE.match(line)
         if match:
             return match.group(1)
+        if line.lstrip().startswith(")") or line.rstrip().endswith(","):
+            continue  # a multi-line signature: its parameters and closing `) -> ...:`
+        indent = _indentation(line)
     return None
 
 
