@@ -287,11 +287,11 @@ def trim_silence(
         )
     if pad < 0:
         raise AudioError(f"trim_silence: pad={pad} seconds must be >= 0.")
-    half = frame_length // 2
-    padded = np.pad(waveform.astype(np.float64), (half, half))  # (T_wav + 2 * half,)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, frame_length)[::hop_length]
-    # frames: (n_frames, frame_length), frame i centred on sample i * hop_length
-    mean_square = np.mean(np.square(frames), axis=1)  # (n_frames,)
+    from minispeech.pitch import energy
+
+    # Frame i is centred on sample i * hop_length, zero-padded at the ends.
+    rms = energy(waveform.astype(np.float64), frame_length, hop_length, center=True)  # (n_frames,)
+    mean_square = np.square(rms)
     power_floor = SILENCE_FLOOR**2
     level_db = 10.0 * np.log10(np.maximum(mean_square, power_floor))
     level_db -= 10.0 * np.log10(max(float(mean_square.max()), power_floor))  # 0 dB = loudest
