@@ -4,10 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from minispeech.data import CorpusConfig, LengthBucketSampler, SpeechDataset, build_tiny_corpus, collate
+from minispeech.audio import load
+from minispeech.data import (
+    CorpusConfig,
+    LengthBucketSampler,
+    SpeechDataset,
+    build_tiny_corpus,
+    collate,
+)
 from minispeech.data.dataset import feature_cache_path
 from minispeech.dsp import MelConfig, log_mel
-from minispeech.audio import load
 from minispeech.text import characters, phonemes
 
 
