@@ -91,3 +91,14 @@ def test_tight_and_impossible_lengths():
     blocked[:, 1] = -np.inf
     with pytest.raises(ValueError, match="probability 0"):
         ctc_forced_align(blocked, [1])
+
+
+def test_float32_input_gives_the_float64_path():
+    # float32 posteriors are read as they are (no copy to float64); sums stay float64
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        target = rng.integers(1, 30, size=int(rng.integers(1, 60)))
+        log_probs = random_log_probs(rng, 3 * len(target) + 20, 30).astype(np.float32)
+        frame_labels = ctc_forced_align(log_probs, target)
+        assert np.array_equal(frame_labels, ctc_forced_align(log_probs.astype(np.float64), target))
+        assert np.array_equal(frame_labels, ctc_forced_align_reference(log_probs.astype(np.float64), target))

@@ -23,7 +23,8 @@ import numpy as np
 
 
 def _check(log_probs, target, blank: int):
-    log_probs = np.ascontiguousarray(log_probs, dtype=np.float64)
+    log_probs = np.asarray(log_probs)  # float32 stays float32 (sums are float64 either way)
+    log_probs = np.ascontiguousarray(log_probs, dtype=np.float32 if log_probs.dtype == np.float32 else np.float64)
     target = np.ascontiguousarray(target, dtype=np.int64).reshape(-1)
     if log_probs.ndim != 2 or log_probs.shape[0] == 0:
         raise ValueError(f"log_probs must be (T, V) with T >= 1, got shape {log_probs.shape}")
@@ -98,40 +99,67 @@ def ctc_forced_align_reference(
 
 @numba.njit(cache=True)
 def _forced_align_kernel(log_probs, target, blank):
+    """Max-product over the band of states that can still reach the end, two rows of δ.
+
+    δ_t-1 and δ_t live in two buffers shifted by two (index s + 2), so s - 1 and s - 2 need
+    no bounds test; a skip that is not allowed adds -inf. The inner loop takes a blank and
+    the label after it together: a blank has two candidates and a known emission (row[blank]),
+    a label three. With no branch on the lattice shape the compiler emits selects, not jumps,
+    which matters: on real posteriors the max comparisons are unpredictable. A phantom label
+    state S' after the final blank keeps the pair loop uniform; no real state reads it.
+    """
     n_frames = log_probs.shape[0]
-    n_states = 2 * target.shape[0] + 1
-    labels = np.full(n_states, blank, np.int64)
-    can_skip = np.zeros(n_states, np.bool_)
+    n_states = 2 * target.shape[0] + 1  # S' = 2S + 1
+    labels = np.full(n_states + 1, blank, np.int64)  # + the phantom state
+    skip_penalty = np.full(n_states + 1, -np.inf)  # 0 where s - 2 -> s is allowed
     for k in range(target.shape[0]):
         labels[2 * k + 1] = target[k]
-        can_skip[2 * k + 1] = k >= 1 and target[k] != target[k - 1]
-    score = np.full(n_states, -np.inf)  # δ_t-1, then δ_t, updated in place from the top
-    came_from = np.zeros((n_frames, n_states), np.int8)
-    score[0] = log_probs[0, blank]
+        if k >= 1 and target[k] != target[k - 1]:
+            skip_penalty[2 * k + 1] = 0.0
+    previous = np.full(n_states + 3, -np.inf)  # δ_t-1(s) at index s + 2
+    current = np.full(n_states + 3, -np.inf)  # δ_t(s)
+    came_from = np.zeros((n_frames, n_states + 1), np.int8)  # 0 stay, 1 from s - 1, 2 from s - 2
+    previous[2] = log_probs[0, blank]
     if n_states > 1:
-        score[1] = log_probs[0, labels[1]]
+        previous[3] = log_probs[0, labels[1]]
     for t in range(1, n_frames):
         low = max(0, n_states - 2 * (n_frames - t))  # states that can still reach the end
         high = min(n_states - 1, 2 * t + 1)  # states reachable from the start
-        for s in range(high, low - 1, -1):  # descending: score[s-1], score[s-2] still hold δ_t-1
-            best = score[s]
+        row = log_probs[t]
+        blank_score = row[blank]
+        steps = came_from[t]
+        for s in range(low - low % 2, high + 1, 2):  # s: a blank, s + 1: the label after it
+            best = previous[s + 2]  # blank s: stay or come from the label before
+            from_one = previous[s + 1]
             step = 0
-            if s >= 1 and score[s - 1] > best:
-                best = score[s - 1]
+            if from_one > best:
+                best = from_one
                 step = 1
-            if can_skip[s] and score[s - 2] > best:
-                best = score[s - 2]
+            steps[s] = step
+            current[s + 2] = best + blank_score
+            best = previous[s + 3]  # label s + 1: stay, from the blank, or skip it
+            from_one = previous[s + 2]
+            from_two = previous[s + 1] + skip_penalty[s + 1]
+            step = 0
+            if from_one > best:
+                best = from_one
+                step = 1
+            if from_two > best:
+                best = from_two
                 step = 2
-            came_from[t, s] = step
-            score[s] = best + log_probs[t, labels[s]]
-        for s in range(low):  # fell out of the band: cannot finish in time
-            score[s] = -np.inf
+            steps[s + 1] = step
+            current[s + 3] = best + row[labels[s + 1]]
+        for s in range(low):  # outside the band: cannot finish in time / not reached yet
+            current[s + 2] = -np.inf
+        for s in range(high + 1, n_states + 1):
+            current[s + 2] = -np.inf
+        previous, current = current, previous
 
     state = n_states - 1
-    if n_states > 1 and score[n_states - 2] > score[n_states - 1]:
+    if n_states > 1 and previous[n_states] > previous[n_states + 1]:  # δ(S'-2) > δ(S'-1)
         state = n_states - 2
     frame_labels = np.empty(n_frames, np.int64)
-    if score[state] == -np.inf:
+    if previous[state + 2] == -np.inf:
         return frame_labels, False
     for t in range(n_frames - 1, -1, -1):
         frame_labels[t] = labels[state]
