@@ -30,6 +30,7 @@ from data_scripts.fetch import (  # noqa: E402
     fetch_archive,
     safe_extract,
 )
+from minispeech.data import prepared_manifest  # noqa: E402
 from minispeech.data.manifest import REQUIRED_KEYS, read_manifest  # noqa: E402
 
 CLIP_SECONDS = 0.1
@@ -212,6 +213,18 @@ def test_librispeech_two_subset_archives_merge_and_prepare(tmp_path):
             assert row["text"] == f"HE SAID IT'S NUMBER {index} OF {subset.upper()}"
             assert row["normalized_text"] == row["text"].lower()
             assert Path(row["audio"]).name == f"{row['id']}.flac"
+
+
+def test_prepared_manifest_finds_a_corpus_prepared_under_the_data_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINISPEECH_DATA", str(tmp_path))
+    assert prepared_manifest("librispeech", "dev-clean") is None
+    fabricate_librispeech(tmp_path / "source")
+    (tmp_path / "LibriSpeech").symlink_to(tmp_path / "source" / "LibriSpeech")
+    assert librispeech.main(["--root", str(tmp_path), "--skip-download", "--subsets", "dev-clean"]) == 0
+    path = prepared_manifest("librispeech", "dev-clean")
+    assert path == tmp_path / "manifests" / "librispeech" / "dev-clean.jsonl"
+    assert len(read_manifest(path)) == sum(LIBRISPEECH_CHAPTERS["dev-clean"].values())
+    assert prepared_manifest("librispeech", "train-clean-100") is None
 
 
 def test_librispeech_missing_transcript_is_an_error_and_bad_audio_is_skipped(tmp_path):

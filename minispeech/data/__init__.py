@@ -1,6 +1,7 @@
 """Corpora, manifests and torch datasets.
 
 tiny_corpus, build_tiny_corpus, default_data_root, CorpusConfig, SPEAKERS   (corpus.py)
+prepared_manifest                                    a real corpus's data_scripts/ manifest (corpus.py)
 read_manifest, write_manifest                                              (manifest.py)
 SpeechDataset, collate, LengthBucketSampler                                (dataset.py, imports torch)
 generate_sentences, DIGIT_WORDS                                            (sentences.py)
@@ -14,6 +15,7 @@ from minispeech.data.corpus import (
     CorpusConfig,
     build_tiny_corpus,
     default_data_root,
+    prepared_manifest,
     tiny_corpus,
 )
 from minispeech.data.manifest import read_manifest, write_manifest
@@ -35,6 +37,7 @@ __all__ = [
     "CorpusConfig",
     "build_tiny_corpus",
     "default_data_root",
+    "prepared_manifest",
     "tiny_corpus",
     "read_manifest",
     "write_manifest",

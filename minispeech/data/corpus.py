@@ -114,6 +114,17 @@ def default_data_root() -> Path:
     return Path.home() / ".cache" / "minispeech"
 
 
+def prepared_manifest(corpus: str, subset: str) -> Path | None:
+    """A real corpus's manifest if data_scripts/ prepared it under the data root, else None.
+
+    `python data_scripts/librispeech.py --root data --subsets train-clean-100 dev-clean`
+    writes data/manifests/librispeech/train-clean-100.jsonl: prepared_manifest("librispeech",
+    "train-clean-100") finds it. The gpu profile of the ASR lessons trains on it when present.
+    """
+    path = default_data_root() / "manifests" / corpus / f"{subset}.jsonl"
+    return path if path.is_file() else None
+
+
 def corpus_is_complete(folder: Path) -> bool:
     info = Path(folder) / "corpus.json"
     if not info.is_file():

@@ -54,9 +54,12 @@ def load_or_compute_features(
 ) -> list[np.ndarray]:
     """Cached log-mels for a manifest: computed once, then memory-mapped from disk.
 
-    The cache holds all utterances concatenated along time plus their start offsets;
-    it is written atomically and recomputed if it does not match the manifest.
+    The cache holds all utterances concatenated along time plus their start offsets. It is
+    written one utterance at a time (LibriSpeech's 100 h would not fit in memory twice),
+    renamed into place atomically, and recomputed if it does not match the manifest.
     """
+    from tqdm.auto import tqdm
+
     path = feature_cache_path(manifest, config)
     offsets_path = path.with_suffix(".offsets.npy")
     if path.is_file() and offsets_path.is_file():
@@ -64,14 +67,33 @@ def load_or_compute_features(
         if len(offsets) == len(rows) + 1:
             stacked = np.load(path, mmap_mode="r")
             return [stacked[offsets[i] : offsets[i + 1]] for i in range(len(rows))]
-    features = compute_features(rows, config, progress=progress)
-    offsets = np.concatenate([[0], np.cumsum([len(f) for f in features])]).astype(np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for target, array in ((path, np.concatenate(features)), (offsets_path, offsets)):
-        temporary = target.with_name(target.stem + f".{os.getpid()}.tmp.npy")
-        np.save(temporary, array)
-        os.replace(temporary, target)
-    return features
+    raw_path = path.with_name(path.stem + f".{os.getpid()}.tmp.raw")  # float32 frames, appended
+    offsets = [0]
+    try:
+        with open(raw_path, "wb") as raw:
+            for row in tqdm(rows, desc="log-mel features", unit="utt", disable=not progress):
+                waveform, _ = load(row["audio"], sr=config.sample_rate)
+                feature = np.ascontiguousarray(log_mel(waveform, config).T, dtype=np.float32)  # (T_mel, n_mels)
+                raw.write(feature.tobytes())
+                offsets.append(offsets[-1] + len(feature))
+        frames = np.memmap(raw_path, dtype=np.float32, mode="r", shape=(offsets[-1], config.n_mels))
+        temporary = path.with_name(path.stem + f".{os.getpid()}.tmp.npy")
+        stacked = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=frames.shape)
+        for start in range(0, len(frames), 1_000_000):  # copy in chunks of a million frames
+            stacked[start : start + 1_000_000] = frames[start : start + 1_000_000]
+        stacked.flush()
+        del stacked, frames
+        os.replace(temporary, path)
+        temporary_offsets = offsets_path.with_name(offsets_path.stem + f".{os.getpid()}.tmp.npy")
+        np.save(temporary_offsets, np.asarray(offsets, dtype=np.int64))
+        os.replace(temporary_offsets, offsets_path)
+    finally:
+        raw_path.unlink(missing_ok=True)
+        for leftover in path.parent.glob(f"*.{os.getpid()}.tmp.npy"):
+            leftover.unlink(missing_ok=True)
+    stacked = np.load(path, mmap_mode="r")
+    return [stacked[offsets[i] : offsets[i + 1]] for i in range(len(rows))]
 
 
 class SpeechDataset(torch.utils.data.Dataset):
