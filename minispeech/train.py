@@ -7,6 +7,8 @@ save_checkpoint        model/optimizer state + step + config + extra, written at
 load_checkpoint        read one back (weights_only=True, always) with errors that say what to do
 config_from_checkpoint rebuild the frozen dataclass config a checkpoint was trained with
 config_from_dict       build a dataclass config from plain data, rejecting unknown keys
+artifact_path          where a lesson saves its trained model: <data root>/artifacts/<name>.pt (_ci.pt in ci)
+load_trained           a lesson's trained model, rebuilt from its checkpoint's config, in eval mode
 check_finite           the NaN guard every loop calls on its loss
 clip_gradients         clip the global gradient norm; returns the norm before clipping
 warmup_cosine, noam    learning-rate schedules as pure functions of the step
@@ -242,6 +244,33 @@ def config_from_checkpoint(path, config_class: type, train_hint: str | None = No
         raise ValueError(f"checkpoint {path} holds a {checkpoint.get('config_class')}, "
                          f"not a {config_class.__name__}: pass the matching config class")
     return config_from_dict(config_class, checkpoint["config"])
+
+
+def artifact_path(name: str, kind: str = "cpu") -> Path:
+    """<data root>/artifacts/<name>.pt for a model trained in the cpu or gpu profile, and
+    <name>_ci.pt for the seconds-long ci run, so that CI never overwrites a real model."""
+    from minispeech.data import default_data_root
+
+    return Path(default_data_root()) / "artifacts" / (f"{name}_ci.pt" if kind == "ci" else f"{name}.pt")
+
+
+def load_trained(
+    name: str, model_class: type, config_class: type, train_hint: str, path=None, device="cpu"
+) -> torch.nn.Module:
+    """model_class(config) with the weights a lesson saved, in eval mode on `device`.
+
+    path=None takes artifact_path(name) (a cpu/gpu run) if it exists, else the ci run's
+    artifact; raises FileNotFoundError saying which lesson to run (train_hint) when neither does.
+    """
+    if path is None:
+        candidates = [artifact_path(name, "cpu"), artifact_path(name, "ci")]
+        path = next((candidate for candidate in candidates if candidate.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(f"no trained {name} model at {candidates[0]} (or {candidates[1].name}): {train_hint}")
+    config = config_from_checkpoint(path, config_class, train_hint=train_hint)
+    model = model_class(config)
+    load_checkpoint(path, model, config=config, train_hint=train_hint)
+    return model.to(device).eval()
 
 
 def check_finite(loss, step: int) -> float:

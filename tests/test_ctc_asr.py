@@ -150,15 +150,15 @@ def test_presets_and_config_validation():
 
 
 def test_load_pretrained_round_trip_and_preference(tmp_path, monkeypatch):
-    monkeypatch.setattr(ctc_asr, "artifact_path",
-                        lambda kind="cpu": tmp_path / ("ci.pt" if kind == "ci" else "real.pt"))  # fmt: skip
+    monkeypatch.setenv("MINISPEECH_DATA", str(tmp_path))
+    assert ctc_asr.artifact_path("ci") == tmp_path / "artifacts" / "ctc_asr_ci.pt"
     with pytest.raises(FileNotFoundError, match="04_ctc"):
         load_pretrained()
     ci_model = CTCASR(tiny_config())
-    save_checkpoint(tmp_path / "ci.pt", ci_model, config=ci_model.config)
+    save_checkpoint(ctc_asr.artifact_path("ci"), ci_model, config=ci_model.config)
     assert load_pretrained().config == ci_model.config  # only the ci artifact: use it
     real_model = CTCASR(tiny_config(model_size=32, feedforward_size=64))
-    save_checkpoint(tmp_path / "real.pt", real_model, config=real_model.config)
+    save_checkpoint(ctc_asr.artifact_path("cpu"), real_model, config=real_model.config)
     loaded = load_pretrained()
     assert loaded.config == real_model.config and not loaded.training  # the real one wins
     features, lengths = random_batch([20])

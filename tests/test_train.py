@@ -286,3 +286,26 @@ def test_count_parameters():
     model.bias.requires_grad_(False)
     assert train.count_parameters(model) == 6
     assert train.count_parameters(model, trainable_only=False) == 8
+
+
+# --- artifacts: what a lesson saves for later lessons ----------------------------------------
+
+
+def test_load_trained_prefers_the_real_run_and_names_the_lesson_when_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINISPEECH_DATA", str(tmp_path))
+    hint = "run lessons/99_tiny.ipynb"
+    assert train.artifact_path("tiny", "ci") == tmp_path / "artifacts" / "tiny_ci.pt"
+    assert train.artifact_path("tiny", "gpu") == tmp_path / "artifacts" / "tiny.pt"
+    with pytest.raises(FileNotFoundError, match="99_tiny"):
+        train.load_trained("tiny", tiny_model, TinyConfig, hint)
+    ci_model, real_model = tiny_model(), tiny_model()
+    train.save_checkpoint(train.artifact_path("tiny", "ci"), ci_model, config=TinyConfig())
+    loaded = train.load_trained("tiny", tiny_model, TinyConfig, hint)
+    assert not loaded.training
+    assert torch.equal(loaded[0].weight, ci_model[0].weight)
+    train.save_checkpoint(train.artifact_path("tiny", "cpu"), real_model, config=TinyConfig())
+    loaded = train.load_trained("tiny", tiny_model, TinyConfig, hint)
+    assert torch.equal(loaded[0].weight, real_model[0].weight)
+    wide = TinyConfig(width=6)
+    train.save_checkpoint(tmp_path / "wide.pt", tiny_model(wide), config=wide)
+    assert train.load_trained("tiny", tiny_model, TinyConfig, hint, path=tmp_path / "wide.pt")[0].in_features == 6

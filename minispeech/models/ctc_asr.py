@@ -301,30 +301,18 @@ class CTCASR(nn.Module):
 
 
 def artifact_path(kind: str = "cpu") -> Path:
-    """<data root>/artifacts/ctc_asr.pt for models trained in the cpu or gpu profile, and
-    ctc_asr_ci.pt for the seconds-long ci run, so that CI never overwrites a real model."""
-    from minispeech.data import default_data_root
+    """data/artifacts/ctc_asr.pt for cpu/gpu runs, ctc_asr_ci.pt for the ci run (train.artifact_path)."""
+    from minispeech.train import artifact_path as artifact_path_for
 
-    name = "ctc_asr_ci.pt" if kind == "ci" else "ctc_asr.pt"
-    return Path(default_data_root()) / "artifacts" / name
+    return artifact_path_for("ctc_asr", kind)
 
 
 def load_pretrained(path: str | Path | None = None, device: str | torch.device = "cpu") -> CTCASR:
     """The recognizer lesson 04 trained, in eval mode, built from the config in its checkpoint.
 
-    path=None takes artifact_path() (cpu/gpu run) if it exists, else the ci run's artifact.
-    Raises FileNotFoundError naming lesson 04 when neither exists.
+    path=None takes the cpu/gpu run's artifact if it exists, else the ci run's; raises
+    FileNotFoundError naming lesson 04 when neither exists.
     """
-    from minispeech.train import config_from_checkpoint, load_checkpoint
+    from minispeech.train import load_trained
 
-    if path is None:
-        candidates = [artifact_path("cpu"), artifact_path("ci")]
-        path = next((candidate for candidate in candidates if candidate.is_file()), None)
-        if path is None:
-            raise FileNotFoundError(
-                f"no trained CTC recognizer at {candidates[0]} (or {candidates[1].name}): {TRAIN_HINT}"
-            )
-    config = config_from_checkpoint(path, CTCASRConfig, train_hint=TRAIN_HINT)
-    model = CTCASR(config)
-    load_checkpoint(path, model, config=config, train_hint=TRAIN_HINT)
-    return model.to(device).eval()
+    return load_trained("ctc_asr", CTCASR, CTCASRConfig, TRAIN_HINT, path=path, device=device)
