@@ -138,7 +138,7 @@ class LocationSensitiveAttention(AdditiveAttention):
     F * α_cum: location_filters 1-D convolutions over the cumulative attention weights of the
     previous steps, projected to attention_size. Knowing where it has already looked lets the
     decoder move forward monotonically instead of jumping back or skipping (Tacotron 2).
-    With the convolution weights at zero it is exactly AdditiveAttention. Lesson 07.
+    With the convolution weights at zero it is exactly AdditiveAttention. Lessons 05 and 07.
     """
 
     def __init__(self, config: AttentionConfig) -> None:
@@ -187,7 +187,7 @@ def guided_attention_loss(
 
     The diagonal prior of Tachibana et al. (2017, Sec. 4.1): speech advances through the text
     roughly linearly, so weight far from the diagonal n/N = t/T is penalized. T = decoder_lengths[b]
-    steps, N = encoder_lengths[b] frames. weights (B, T_dec, T_enc) -> a scalar. Lesson 07.
+    steps, N = encoder_lengths[b] frames. weights (B, T_dec, T_enc) -> a scalar. Lessons 05 and 07.
     """
     if weights.dim() != 3:
         raise ValueError(f"guided_attention_loss: weights must be (B, T_dec, T_enc), got {tuple(weights.shape)}")

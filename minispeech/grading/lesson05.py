@@ -1,0 +1,167 @@
+"""Checks for lessons/05_attention.ipynb: additive attention, location-sensitive attention, one decoder step.
+
+check_additive_attention            exercise 5.1, against minispeech.nn.attention.AdditiveAttention
+check_location_sensitive_attention  exercise 5.2, against minispeech.nn.attention.LocationSensitiveAttention
+check_decoder_step                  exercise 5.3, against minispeech.models.las.Speller.step
+
+Every case runs in float64 on a module with seeded random weights, in eval mode, with padded
+keys (mask False) in some rows; the student's function receives the module and uses its layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from minispeech.grading.checks import check_function, random_cases
+
+MASK_HINT = (
+    "padded keys (mask False) must get weight exactly 0: fill their energies with -inf before "
+    "the softmax (or use minispeech.nn.attention.masked_softmax)."
+)
+
+
+def _tensor(array: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _mask(rng: np.random.Generator, batch_size: int, n_keys: int):
+    """(B, T_k) keep-mask: row 0 is full, the others keep a random prefix of at least 1 key."""
+    lengths = np.concatenate([[n_keys], rng.integers(1, n_keys + 1, batch_size - 1)])
+    return _tensor(np.arange(n_keys)[None, :] < lengths[:, None])
+
+
+def _attention_module(kind: str, seed: int, query_size: int, key_size: int):
+    import torch
+
+    from minispeech.nn.attention import (
+        AdditiveAttention,
+        AttentionConfig,
+        LocationSensitiveAttention,
+    )
+
+    torch.manual_seed(seed)
+    config = AttentionConfig(query_size=query_size, key_size=key_size, attention_size=6,
+                             location_filters=3, location_kernel_size=5)  # fmt: skip
+    module = (
+        (LocationSensitiveAttention if kind == "location" else AdditiveAttention)(config)
+        .double()
+        .eval()
+    )
+    if kind == "location":  # default init gives tiny location terms: make them matter
+        with torch.no_grad():
+            module.location_conv.weight.mul_(5.0)
+    return module
+
+
+def _attention_case(kind: str, rng: np.random.Generator, fixed: bool = False) -> dict:
+    batch_size, n_keys = (2, 4) if fixed else (int(rng.integers(1, 4)), int(rng.integers(1, 9)))
+    query_size, key_size, value_size = (
+        (3, 5, 2) if fixed else tuple(int(n) for n in rng.integers(1, 6, 3))
+    )
+    case = {
+        "attention": _attention_module(kind, int(rng.integers(1 << 30)), query_size, key_size),
+        "query": _tensor(rng.normal(size=(batch_size, query_size))),
+        "keys": _tensor(rng.normal(size=(batch_size, n_keys, key_size))),
+        "values": _tensor(rng.normal(size=(batch_size, n_keys, value_size))),
+    }
+    if kind == "location":
+        case["cumulative_weights"] = _tensor(rng.uniform(0.0, 2.0, (batch_size, n_keys)))
+    if fixed:
+        case["mask"] = _mask(rng, batch_size, n_keys) if kind == "location" else None
+    else:
+        case["mask"] = None if rng.random() < 0.2 else _mask(rng, batch_size, n_keys)
+    return case
+
+
+def check_additive_attention(student_additive_attention: Callable) -> None:
+    """Exercise 5.1: (context, weights) of AdditiveAttention, with and without a mask."""
+    __tracebackhide__ = True
+
+    def reference(attention, query, keys, values, mask):
+        return attention(query, keys, values, mask)
+
+    rng = np.random.default_rng(0)
+    cases = [_attention_case("content", rng, fixed=True)]
+    masked = _attention_case("content", rng, fixed=True)
+    masked["mask"] = _tensor(np.array([[True] * 4, [True, True, False, False]]))
+    cases.append(masked)
+    cases += random_cases(51, 12, lambda rng: _attention_case("content", rng))
+    check_function(
+        student_additive_attention, reference, cases, name="additive_attention", atol=1e-10,
+        hint="energies e = attention.energy(tanh(attention.query_projection(query)[:, None, :] + "
+        "attention.key_projection(keys))).squeeze(-1), shape (B, T_k); weights = softmax over T_k; "
+        "context = weights @ values, shape (B, C_v). " + MASK_HINT,
+    )  # fmt: skip
+
+
+def check_location_sensitive_attention(student_location_sensitive_attention: Callable) -> None:
+    """Exercise 5.2: (context, weights) of LocationSensitiveAttention, masks and varied cumulative weights."""
+    __tracebackhide__ = True
+
+    def reference(attention, query, keys, values, cumulative_weights, mask):
+        return attention(query, keys, values, cumulative_weights, mask)
+
+    rng = np.random.default_rng(1)
+    cases = [_attention_case("location", rng, fixed=True)]
+    zero_history = _attention_case("location", rng, fixed=True)  # the first step: no history yet
+    zero_history["cumulative_weights"] = zero_history["cumulative_weights"] * 0
+    cases.append(zero_history)
+    cases += random_cases(52, 12, lambda rng: _attention_case("location", rng))
+    check_function(
+        student_location_sensitive_attention, reference, cases, name="location_sensitive_attention",
+        atol=1e-10,
+        hint="location features: attention.location_conv(cumulative_weights[:, None, :]) is (B, filters, "
+        "T_k); transpose to (B, T_k, filters) and apply attention.location_projection; add them to "
+        "W q + U k inside the tanh. " + MASK_HINT,
+    )  # fmt: skip
+
+
+def _decoder_case(attention: str, rng: np.random.Generator) -> dict:
+    import torch
+
+    from minispeech.models.las import LAS, DecoderState, LASConfig
+
+    torch.manual_seed(int(rng.integers(1 << 30)))
+    config = LASConfig(conv_channels=4, listener_size=3, listener_layers=1, embedding_size=4, decoder_size=5,
+                       attention=attention, attention_size=6, location_filters=2, location_kernel_size=3)  # fmt: skip
+    speller = LAS(config).speller.double().eval()
+    batch_size, n_frames, encoder_size = int(rng.integers(1, 4)), int(rng.integers(1, 8)), 6
+    mask = _mask(rng, batch_size, n_frames)
+    encoder = _tensor(rng.normal(size=(batch_size, n_frames, encoder_size))) * mask[:, :, None]
+    weights = _tensor(rng.dirichlet(np.ones(n_frames), batch_size)) * mask
+    state = DecoderState(
+        hidden=_tensor(rng.normal(size=(batch_size, 5))), cell=_tensor(rng.normal(size=(batch_size, 5))),
+        context=_tensor(rng.normal(size=(batch_size, encoder_size))),
+        cumulative_weights=weights * float(rng.integers(0, 5)), weights=weights,
+    )  # fmt: skip
+    return {
+        "speller": speller,
+        "previous_tokens": _tensor(rng.integers(0, config.vocabulary_size, batch_size)),
+        "state": state,
+        "encoder": encoder,
+        "projected_keys": speller.attention.project_keys(encoder).detach(),
+        "encoder_mask": mask,
+    }
+
+
+def check_decoder_step(student_decoder_step: Callable) -> None:
+    """Exercise 5.3: logits (B, V) and the new DecoderState, location and content attention."""
+    __tracebackhide__ = True
+
+    def reference(speller, previous_tokens, state, encoder, projected_keys, encoder_mask):
+        return speller.step(previous_tokens, state, encoder, projected_keys, encoder_mask)
+
+    cases = random_cases(53, 6, lambda rng: _decoder_case("location", rng))
+    cases += random_cases(54, 4, lambda rng: _decoder_case("content", rng))
+    check_function(
+        student_decoder_step, reference, cases, name="decoder_step", atol=1e-10,
+        hint="input = cat([speller.embedding(previous_tokens), state.context], -1); (hidden, cell) = "
+        "speller.cell(input, (state.hidden, state.cell)); context, weights = speller.attend(hidden, "
+        "encoder, state.cumulative_weights, encoder_mask, projected_keys); logits = speller.classifier("
+        "tanh(speller.output_hidden(speller.dropout(cat([hidden, context], -1))))); the new state is "
+        "DecoderState(hidden, cell, context, state.cumulative_weights + weights, weights).",
+    )  # fmt: skip
