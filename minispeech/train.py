@@ -3,29 +3,29 @@
 seed_everything        seed Python's `random`, NumPy and torch (CPU and CUDA) in one call
 device_for             the torch.device a Profile asks for
 autocast               bf16 autocast on CUDA for the gpu profile; a no-op on CPU
-save_checkpoint        model/optimizer state + step + config + extra, written atomically
-load_checkpoint        read one back (weights_only=True, always) with errors that say what to do
-config_from_checkpoint rebuild the frozen dataclass config a checkpoint was trained with
-config_from_dict       build a dataclass config from plain data, rejecting unknown keys
-artifact_path          where a lesson saves its trained model: <data root>/artifacts/<name>.pt (_ci.pt in ci)
-load_trained           a lesson's trained model, rebuilt from its checkpoint's config, in eval mode
 check_finite           the NaN guard every loop calls on its loss
 clip_gradients         clip the global gradient norm; returns the norm before clipping
 warmup_cosine, noam    learning-rate schedules as pure functions of the step
 progress               a tqdm progress bar showing named running values (`bar.set(loss=...)`)
 RunningAverage         exponential moving averages of named scalars, for logging
+StepBudget             a fixed number of steps, with the wall clock only as a cap that stops early and says so
 Timer, time_budget     wall-clock seconds; a time budget that loops check with `.expired()`
 count_parameters       number of (trainable) parameters of a model
 
-A loop, whole (after seed_everything(profile.seed) and budget = time_budget(300)):
+Saving and loading models lives in `minispeech.checkpoint`.
 
-    for step, batch in enumerate(bar := progress(loader, description="train")):
+A loop, whole (after seed_everything(profile.seed)). The schedule follows the step, never the
+clock, so the same run gives the same numbers on any machine that finishes it:
+
+    for step in (budget := StepBudget(1200, cap_seconds=900)):
+        batch = next(batches)
         with autocast(profile):
-            loss = model.loss(batch)
-        bar.set(loss=check_finite(loss, step))
+            loss = model(batch).loss
+        check_finite(loss, step)
         optimizer.zero_grad(); loss.backward(); clip_gradients(model, 1.0); optimizer.step()
-        if budget.expired(): break
-    save_checkpoint("runs/ctc.pt", model, optimizer, step=step, config=model.config)
+        scheduler.step()  # LambdaLR(optimizer, lambda step: warmup_cosine(step, 100, 1200, 1.0))
+    print(budget.message())  # "trained 1200 steps in 612 s", or why it stopped early
+    checkpoint.save("runs/ctc.pt", model, optimizer, step=budget.steps_done, config=model.config)
 
 Taught in lessons/04_ctc.ipynb, section 5 (first training loop), and reused by every later lesson.
 """
@@ -33,22 +33,16 @@ Taught in lessons/04_ctc.ipynb, section 5 (first training loop), and reused by e
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import random
-import re
 import time
 import typing
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from minispeech import profiles
-
-CHECKPOINT_FORMAT = "minispeech-checkpoint-1"
-PLAIN_TYPES = (str, int, float, bool, type(None), torch.Tensor)  # what weights_only=True can read
 
 
 def seed_everything(seed: int) -> None:
@@ -73,204 +67,6 @@ def autocast(profile: profiles.Profile | None = None) -> typing.ContextManager:
     if profile.device.startswith("cuda") and profile.dtype != "float32":
         return torch.autocast(device_type="cuda", dtype=profile.torch_dtype)
     return contextlib.nullcontext()
-
-
-def _check_plain(value, where: str) -> None:
-    """Refuse at save time what `torch.load(weights_only=True)` would refuse at load time."""
-    if isinstance(value, (list, tuple)):
-        value = dict(enumerate(value))
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_plain(key, f"{where} key")
-            _check_plain(item, f"{where}[{key!r}]")
-    elif not isinstance(value, PLAIN_TYPES):
-        raise ValueError(
-            f"{where} is a {type(value).__name__}: checkpoints hold only plain data (dict, list, "
-            "tuple, str, int, float, bool, None, tensors); convert it, e.g. with float() or .tolist()"
-        )
-
-
-def save_checkpoint(
-    path, model: torch.nn.Module, optimizer=None, step: int = 0, config=None, extra: dict | None = None
-) -> Path:
-    """Write model (and optimizer) state, the step, the config and `extra` to `path`, atomically.
-
-    The file is written to a temporary name in the same folder and renamed over `path`, so a
-    crash mid-save leaves the previous checkpoint intact. Creates the folder. Returns the path.
-    """
-    path = Path(path)
-    checkpoint = {
-        "format": CHECKPOINT_FORMAT,
-        "model": model.state_dict(),
-        "optimizer": None if optimizer is None else optimizer.state_dict(),
-        "step": int(step),
-        "config": None if config is None else dataclasses.asdict(config),
-        "config_class": None if config is None else type(config).__name__,
-        "extra": {} if extra is None else extra,
-    }
-    _check_plain(checkpoint["config"], "config")
-    _check_plain(checkpoint["extra"], "extra")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: rename is atomic
-    try:
-        torch.save(checkpoint, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _read(path, map_location="cpu", train_hint: str | None = None) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        fix = train_hint or "train the model first (the lesson's training section saves it)"
-        raise FileNotFoundError(f"checkpoint {path} does not exist: {fix}, or check the path")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:
-        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        reason = (
-            f"it stores a Python object ({refused.group(1)}), which weights_only=True refuses because "
-            "unpickling can run code" if refused
-            else f"{type(error).__name__}: the file is corrupt (an interrupted copy?) or not from torch"
-        )
-        raise ValueError(
-            f"cannot read checkpoint {path}: {reason}; save it again with "
-            "minispeech.train.save_checkpoint (plain data only) or retrain"
-        ) from error
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"{path} is not a minispeech checkpoint (no format {CHECKPOINT_FORMAT!r}); "
-            "save it with minispeech.train.save_checkpoint"
-        )
-    return checkpoint
-
-
-def _flatten(data: dict, prefix: str = "") -> dict:
-    """{"mel": {"n_mels": 80}} -> {"mel.n_mels": 80}, so a difference names the nested field."""
-    flat = {}
-    for key, value in data.items():
-        nested = isinstance(value, dict)
-        flat.update(_flatten(value, f"{prefix}{key}.") if nested else {f"{prefix}{key}": value})
-    return flat
-
-
-def _check_config(path, checkpoint: dict, config) -> None:
-    if checkpoint.get("config") is None:
-        return  # saved without a config: nothing to compare
-    name, stored_name = type(config).__name__, checkpoint.get("config_class")
-    fix = f"build the model from the checkpoint's config with `config_from_checkpoint(path, {name})`"
-    if stored_name != name:
-        raise ValueError(f"checkpoint {path} holds a {stored_name}, this model a {name}: {fix}")
-    stored, current = _flatten(checkpoint["config"]), _flatten(dataclasses.asdict(config))
-    differences = [
-        f"{key}={stored.get(key, '(absent)')!r}, this model has {key}={current.get(key, '(absent)')!r}"
-        for key in sorted(stored.keys() | current.keys())
-        if key not in stored or key not in current or stored[key] != current[key]
-    ]
-    if differences:
-        shown = "; ".join(differences[:4])
-        raise ValueError(f"checkpoint {path} was trained with {shown}: {fix} or retrain")
-
-
-def _check_state_dict(path, stored: dict, model: torch.nn.Module) -> None:
-    expected = model.state_dict()
-    problems = [f"missing {key}" for key in expected if key not in stored]
-    problems += [f"unexpected {key}" for key in stored if key not in expected]
-    problems += [
-        f"{key} has shape {tuple(stored[key].shape)}, the model wants {tuple(expected[key].shape)}"
-        for key in expected
-        if key in stored and stored[key].shape != expected[key].shape
-    ]
-    if problems:
-        raise ValueError(
-            f"checkpoint {path} does not fit this model ({len(problems)} problems: "
-            f"{'; '.join(problems[:3])}): build the model with the checkpoint's config or retrain"
-        )
-
-
-def load_checkpoint(
-    path, model, optimizer=None, config=None, map_location="cpu", train_hint: str | None = None
-) -> tuple[int, dict]:
-    """Load weights (and optimizer state) saved by `save_checkpoint` into `model`; returns (step, extra).
-
-    Always `torch.load(..., weights_only=True)`: a checkpoint cannot run code. With `config`,
-    the stored config must equal it field by field. `train_hint` completes the missing-file
-    message, e.g. "run lessons/04_ctc.ipynb, section 5". Errors name the file and the fix.
-    """
-    checkpoint = _read(path, map_location, train_hint)
-    if config is not None:
-        _check_config(path, checkpoint, config)
-    _check_state_dict(path, checkpoint["model"], model)
-    model.load_state_dict(checkpoint["model"])
-    if optimizer is not None:
-        if checkpoint.get("optimizer") is None:
-            raise ValueError(f"checkpoint {path} has no optimizer state: pass optimizer=None")
-        optimizer.load_state_dict(checkpoint["optimizer"])
-    return int(checkpoint["step"]), checkpoint.get("extra") or {}
-
-
-def config_from_dict(config_class: type, data: dict):
-    """Build `config_class(**data)`, recursing into nested dataclass fields; lists become tuples
-    where the field is a tuple. Unknown or missing keys raise ValueError naming them."""
-    fields = {field.name: field for field in dataclasses.fields(config_class)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown {config_class.__name__} keys {unknown}; known keys: {sorted(fields)}")
-    no_default = dataclasses.MISSING
-    missing = [name for name, field in fields.items() if name not in data
-               and field.default is no_default and field.default_factory is no_default]
-    if missing:
-        raise ValueError(f"{config_class.__name__} needs keys {missing}: add them to the config")
-    hints = typing.get_type_hints(config_class)
-    values = {}
-    for name, value in data.items():
-        hint = hints.get(name)
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = config_from_dict(hint, value)
-        elif typing.get_origin(hint) is tuple and isinstance(value, list):
-            value = tuple(value)
-        values[name] = value
-    return config_class(**values)
-
-
-def config_from_checkpoint(path, config_class: type, train_hint: str | None = None):
-    """The `config_class` instance stored in checkpoint `path` (written by `save_checkpoint`)."""
-    checkpoint = _read(path, "cpu", train_hint)
-    if checkpoint.get("config") is None:
-        raise ValueError(f"checkpoint {path} has no config: save it with save_checkpoint(..., config=)")
-    if checkpoint.get("config_class") != config_class.__name__:
-        raise ValueError(f"checkpoint {path} holds a {checkpoint.get('config_class')}, "
-                         f"not a {config_class.__name__}: pass the matching config class")
-    return config_from_dict(config_class, checkpoint["config"])
-
-
-def artifact_path(name: str, kind: str = "cpu") -> Path:
-    """<data root>/artifacts/<name>.pt for a model trained in the cpu or gpu profile, and
-    <name>_ci.pt for the seconds-long ci run, so that CI never overwrites a real model."""
-    from minispeech.data import default_data_root
-
-    return Path(default_data_root()) / "artifacts" / (f"{name}_ci.pt" if kind == "ci" else f"{name}.pt")
-
-
-def load_trained(
-    name: str, model_class: type, config_class: type, train_hint: str, path=None, device="cpu"
-) -> torch.nn.Module:
-    """model_class(config) with the weights a lesson saved, in eval mode on `device`.
-
-    path=None takes artifact_path(name) (a cpu/gpu run) if it exists, else the ci run's
-    artifact; raises FileNotFoundError saying which lesson to run (train_hint) when neither does.
-    """
-    if path is None:
-        candidates = [artifact_path(name, "cpu"), artifact_path(name, "ci")]
-        path = next((candidate for candidate in candidates if candidate.is_file()), None)
-        if path is None:
-            raise FileNotFoundError(f"no trained {name} model at {candidates[0]} (or {candidates[1].name}): {train_hint}")
-    config = config_from_checkpoint(path, config_class, train_hint=train_hint)
-    model = model_class(config)
-    load_checkpoint(path, model, config=config, train_hint=train_hint)
-    return model.to(device).eval()
 
 
 def check_finite(loss, step: int) -> float:
@@ -362,6 +158,49 @@ class RunningAverage:
 
     def __getitem__(self, name: str) -> float:
         return self.values[name]
+
+
+class StepBudget:
+    """`for step in (budget := StepBudget(1200, cap_seconds=900)):` yields 0, 1, ..., steps - 1.
+
+    Training runs a fixed number of steps, so the same seeded run reaches the same numbers on
+    every machine that finishes it; the wall clock is only a cap. When `cap_seconds` have
+    passed before a step starts, iteration stops there: `stopped_early` becomes True and
+    `message()` says so. Afterwards `steps_done` and `seconds` say how far it got. `clock` is
+    the time source (time.perf_counter; tests pass a fake). Keep learning-rate schedules a
+    function of the step, never of the elapsed time.
+    """
+
+    def __init__(self, steps: int, cap_seconds: float | None = None, clock=time.perf_counter):
+        if steps < 0:
+            raise ValueError(f"StepBudget: steps must be >= 0, got {steps}")
+        if cap_seconds is not None and cap_seconds <= 0:
+            raise ValueError(f"StepBudget: cap_seconds must be > 0 (or None: no cap), got {cap_seconds}")
+        self.steps, self.cap_seconds, self.clock = int(steps), cap_seconds, clock
+        self.steps_done, self.seconds, self.stopped_early = 0, 0.0, False
+
+    def __iter__(self):
+        start, self.steps_done, self.stopped_early = self.clock(), 0, False
+        try:
+            for step in range(self.steps):
+                self.steps_done = step  # steps finished so far
+                if self.cap_seconds is not None and self.clock() - start >= self.cap_seconds:
+                    self.stopped_early = True
+                    return
+                yield step
+            self.steps_done = self.steps
+        finally:  # also when the loop body breaks out
+            self.seconds = self.clock() - start
+
+    def message(self) -> str:
+        """One line for the end of a training cell: what ran, and why it stopped early if it did."""
+        if not self.stopped_early:
+            return f"trained {self.steps_done} steps in {self.seconds:.0f} s"
+        return (
+            f"stopped at step {self.steps_done} of {self.steps}: the {self.cap_seconds:g} s cap was "
+            "reached (a slower or busy machine: the model saw fewer steps than the lesson's figures "
+            "assume, so expect worse numbers; set the cap higher or run when the machine is idle)"
+        )
 
 
 class Timer:

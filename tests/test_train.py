@@ -1,5 +1,3 @@
-import dataclasses
-import os
 import random
 import time
 import warnings
@@ -9,33 +7,6 @@ import pytest
 import torch
 
 from minispeech import profiles, train
-
-
-@dataclasses.dataclass(frozen=True)
-class InnerConfig:
-    n_mels: int = 8
-    sizes: tuple[int, ...] = (3, 4)
-
-
-@dataclasses.dataclass(frozen=True)
-class TinyConfig:
-    n_layers: int = 2
-    width: int = 4
-    inner: InnerConfig = InnerConfig()
-
-
-def tiny_model(config: TinyConfig = TinyConfig()) -> torch.nn.Module:
-    layers = [torch.nn.Linear(config.width, config.width) for _ in range(config.n_layers)]
-    return torch.nn.Sequential(*layers)
-
-
-def trained_pair(config: TinyConfig = TinyConfig()):
-    """A model and an Adam optimizer after one step, so the optimizer has state."""
-    model = tiny_model(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
-    model(torch.randn(3, config.width)).sum().backward()
-    optimizer.step()
-    return model, optimizer
 
 
 # --- seeds, devices, autocast ---------------------------------------------------------------
@@ -64,131 +35,6 @@ def test_autocast_on_gpu_profile_is_bf16_cuda_autocast():
         context = train.autocast(profile)
     assert isinstance(context, torch.autocast)
     assert context.device == "cuda" and context.fast_dtype == torch.bfloat16
-
-
-# --- checkpoints ----------------------------------------------------------------------------
-
-
-def test_round_trip_restores_weights_optimizer_step_and_extra(tmp_path):
-    torch.manual_seed(0)
-    model, optimizer = trained_pair()
-    path = train.save_checkpoint(
-        tmp_path / "runs" / "tiny.pt", model, optimizer, step=17, config=TinyConfig(),
-        extra={"history": {"loss": [2.0, 1.5]}, "note": "ok"},
-    )
-    assert path.is_file()
-    fresh, fresh_optimizer = trained_pair()  # different random weights and state
-    step, extra = train.load_checkpoint(path, fresh, fresh_optimizer, config=TinyConfig())
-    assert step == 17 and extra == {"history": {"loss": [2.0, 1.5]}, "note": "ok"}
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(fresh.state_dict()[name], tensor), name
-    saved_state, loaded_state = optimizer.state_dict(), fresh_optimizer.state_dict()
-    for key in saved_state["state"]:
-        for name, tensor in saved_state["state"][key].items():
-            assert torch.equal(loaded_state["state"][key][name], tensor), (key, name)
-
-
-def test_save_leaves_no_temporary_files_and_overwrites(tmp_path):
-    model = tiny_model()
-    train.save_checkpoint(tmp_path / "a.pt", model, step=1)
-    train.save_checkpoint(tmp_path / "a.pt", model, step=2)
-    assert os.listdir(tmp_path) == ["a.pt"]
-    assert train.load_checkpoint(tmp_path / "a.pt", tiny_model())[0] == 2
-
-
-def test_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
-    path = tmp_path / "a.pt"
-    train.save_checkpoint(path, tiny_model(), step=1)
-    before = path.read_bytes()
-
-    def crash_mid_write(obj, target):
-        with open(target, "wb") as handle:
-            handle.write(b"PK\x03\x04 partial")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(torch, "save", crash_mid_write)
-    with pytest.raises(OSError, match="disk full"):
-        train.save_checkpoint(path, tiny_model(), step=2)
-    assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["a.pt"]
-
-
-def test_extra_must_be_plain_data(tmp_path):
-    with pytest.raises(ValueError, match=r"extra\['when'\] is a object"):
-        train.save_checkpoint(tmp_path / "a.pt", tiny_model(), extra={"when": object()})
-    assert not (tmp_path / "a.pt").exists()
-
-
-def test_missing_checkpoint_names_file_and_how_to_make_it(tmp_path):
-    path = tmp_path / "nothing.pt"
-    with pytest.raises(FileNotFoundError, match="nothing.pt.*run lesson 04"):
-        train.load_checkpoint(path, tiny_model(), train_hint="run lesson 04")
-
-
-def test_pickled_object_is_refused_by_weights_only(tmp_path):
-    path = tmp_path / "evil.pt"
-    torch.save({"format": train.CHECKPOINT_FORMAT, "model": {}, "payload": InnerConfig()}, path)
-    with pytest.raises(ValueError, match=r"cannot read checkpoint .*evil.pt: .*\(test_train.InnerConfig\)"):
-        train.load_checkpoint(path, tiny_model())
-
-
-def test_corrupt_and_foreign_files_name_the_file(tmp_path):
-    corrupt = tmp_path / "corrupt.pt"
-    corrupt.write_bytes(b"not a zip at all")
-    with pytest.raises(ValueError, match="corrupt.pt: .*corrupt"):
-        train.load_checkpoint(corrupt, tiny_model())
-    foreign = tmp_path / "foreign.pt"
-    torch.save(tiny_model().state_dict(), foreign)  # a bare state dict, not our format
-    with pytest.raises(ValueError, match="foreign.pt is not a minispeech checkpoint"):
-        train.load_checkpoint(foreign, tiny_model())
-
-
-def test_config_mismatch_names_the_field_and_the_fix(tmp_path):
-    path = train.save_checkpoint(tmp_path / "a.pt", tiny_model(TinyConfig(n_layers=4)),
-                                 config=TinyConfig(n_layers=4))
-    with pytest.raises(ValueError, match=r"n_layers=4, this model has n_layers=2.*config_from_checkpoint"):
-        train.load_checkpoint(path, tiny_model(), config=TinyConfig())
-    nested = TinyConfig(n_layers=4, inner=InnerConfig(n_mels=80))
-    with pytest.raises(ValueError, match=r"inner.n_mels=8, this model has inner.n_mels=80"):
-        train.load_checkpoint(path, tiny_model(nested), config=nested)
-
-
-def test_state_dict_mismatch_names_keys_and_shapes(tmp_path):
-    path = train.save_checkpoint(tmp_path / "a.pt", tiny_model(TinyConfig(n_layers=1)))
-    with pytest.raises(ValueError, match=r"missing 1.weight"):
-        train.load_checkpoint(path, tiny_model(TinyConfig(n_layers=2)))
-    with pytest.raises(ValueError, match=r"0.weight has shape \(4, 4\), the model wants \(5, 5\)"):
-        train.load_checkpoint(path, tiny_model(TinyConfig(n_layers=1, width=5)))
-
-
-def test_optimizer_requested_but_not_saved(tmp_path):
-    model, optimizer = trained_pair()
-    path = train.save_checkpoint(tmp_path / "a.pt", model)
-    with pytest.raises(ValueError, match="no optimizer state: pass optimizer=None"):
-        train.load_checkpoint(path, model, optimizer)
-
-
-def test_config_from_checkpoint_rebuilds_nested_frozen_config(tmp_path):
-    config = TinyConfig(n_layers=3, inner=InnerConfig(n_mels=5, sizes=(1, 2, 3)))
-    path = train.save_checkpoint(tmp_path / "a.pt", tiny_model(config), config=config)
-    assert train.config_from_checkpoint(path, TinyConfig) == config
-    with pytest.raises(ValueError, match="holds a TinyConfig, not a InnerConfig"):
-        train.config_from_checkpoint(path, InnerConfig)
-
-
-def test_config_from_dict_rejects_unknown_and_missing_keys():
-    assert train.config_from_dict(InnerConfig, {"sizes": [5, 6]}) == InnerConfig(sizes=(5, 6))
-    with pytest.raises(ValueError, match=r"unknown TinyConfig keys \['n_layer'\].*'n_layers'"):
-        train.config_from_dict(TinyConfig, {"n_layer": 3})
-    with pytest.raises(ValueError, match=r"unknown InnerConfig keys \['hop'\]"):
-        train.config_from_dict(TinyConfig, {"inner": {"hop": 3}})
-
-    @dataclasses.dataclass(frozen=True)
-    class NeedsWidth:
-        width: int
-
-    with pytest.raises(ValueError, match=r"NeedsWidth needs keys \['width'\]"):
-        train.config_from_dict(NeedsWidth, {})
 
 
 # --- NaN guard, clipping, schedules -----------------------------------------------------------
@@ -288,24 +134,48 @@ def test_count_parameters():
     assert train.count_parameters(model, trainable_only=False) == 8
 
 
-# --- artifacts: what a lesson saves for later lessons ----------------------------------------
+# --- fixed steps with a wall-clock cap ------------------------------------------------------
 
 
-def test_load_trained_prefers_the_real_run_and_names_the_lesson_when_missing(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINISPEECH_DATA", str(tmp_path))
-    hint = "run lessons/99_tiny.ipynb"
-    assert train.artifact_path("tiny", "ci") == tmp_path / "artifacts" / "tiny_ci.pt"
-    assert train.artifact_path("tiny", "gpu") == tmp_path / "artifacts" / "tiny.pt"
-    with pytest.raises(FileNotFoundError, match="99_tiny"):
-        train.load_trained("tiny", tiny_model, TinyConfig, hint)
-    ci_model, real_model = tiny_model(), tiny_model()
-    train.save_checkpoint(train.artifact_path("tiny", "ci"), ci_model, config=TinyConfig())
-    loaded = train.load_trained("tiny", tiny_model, TinyConfig, hint)
-    assert not loaded.training
-    assert torch.equal(loaded[0].weight, ci_model[0].weight)
-    train.save_checkpoint(train.artifact_path("tiny", "cpu"), real_model, config=TinyConfig())
-    loaded = train.load_trained("tiny", tiny_model, TinyConfig, hint)
-    assert torch.equal(loaded[0].weight, real_model[0].weight)
-    wide = TinyConfig(width=6)
-    train.save_checkpoint(tmp_path / "wide.pt", tiny_model(wide), config=wide)
-    assert train.load_trained("tiny", tiny_model, TinyConfig, hint, path=tmp_path / "wide.pt")[0].in_features == 6
+class FakeClock:
+    """A clock that advances `seconds_per_call` each time it is read."""
+
+    def __init__(self, seconds_per_call: float):
+        self.now, self.seconds_per_call = 0.0, seconds_per_call
+
+    def __call__(self) -> float:
+        self.now += self.seconds_per_call
+        return self.now
+
+
+def test_step_budget_runs_every_step_when_the_cap_is_not_reached():
+    budget = train.StepBudget(1200, cap_seconds=900, clock=FakeClock(0.5))
+    assert list(budget) == list(range(1200))
+    assert not budget.stopped_early and budget.steps_done == 1200
+    assert budget.message() == f"trained 1200 steps in {budget.seconds:.0f} s"
+    assert list(train.StepBudget(3)) == [0, 1, 2]  # no cap: the real clock, never stops early
+
+
+def test_step_budget_stops_at_the_cap_and_says_so():
+    clock = FakeClock(1.0)  # the clock reads once per step: each step "takes" 1 s
+    budget = train.StepBudget(1200, cap_seconds=812, clock=clock)
+    seen = [step for step in budget]
+    assert seen == list(range(811)) and budget.stopped_early and budget.steps_done == 811
+    assert budget.message().startswith("stopped at step 811 of 1200: the 812 s cap was reached (")
+    assert "set the cap higher" in budget.message()
+
+
+def test_step_budget_counts_a_break_and_restarts_when_iterated_again():
+    budget = train.StepBudget(10, cap_seconds=100, clock=FakeClock(1.0))
+    for step in budget:
+        if step == 4:
+            break
+    assert budget.steps_done == 4 and not budget.stopped_early
+    assert list(budget) == list(range(10)) and budget.steps_done == 10
+
+
+def test_step_budget_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        train.StepBudget(-1)
+    with pytest.raises(ValueError, match=r"cap_seconds must be > 0 \(or None: no cap\)"):
+        train.StepBudget(10, cap_seconds=0)
