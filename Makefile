@@ -1,5 +1,5 @@
 # The two set-up commands of the README:
-#   make lab    install the curriculum and open it in JupyterLab
+#   make lab    install the curriculum, copy lessons into work/ (first use), open work/ in JupyterLab
 #   make test   install everything and run every test (what CI runs)
 #
 # torch is installed first, from TORCH_SPEC, so that installing the project never pulls a
@@ -29,7 +29,8 @@ corpus:
 	$(BIN)/python -m minispeech.data tiny
 
 lab: install-lab corpus
-	$(BIN)/jupyter lab lessons/
+	$(BIN)/python -m minispeech.start --all
+	$(BIN)/jupyter lab work/
 
 unit:
 	MINISPEECH_PROFILE=ci $(BIN)/python -m pytest -q --color=no tests/

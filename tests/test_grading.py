@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from minispeech.grading import assert_close, check_equal, check_function, random_cases
+from minispeech.grading import (
+    assert_close,
+    check_equal,
+    check_function,
+    failed_case,
+    random_cases,
+)
 from minispeech.grading.__main__ import main as grading_main
 from minispeech.grading.release import (
     NotebookError,
@@ -23,8 +29,8 @@ from minispeech.grading.release import (
     notebook_bytes,
     release_notebook,
 )
-from minispeech.grading.report import cell_label, strip_ansi
-from minispeech.start import find_lesson, start_lesson
+from minispeech.grading.report import cell_label, locate_cell, strip_ansi
+from minispeech.start import find_lesson, start_all, start_lesson
 from minispeech.start import main as start_main
 
 pytest_plugins = ["pytester"]
@@ -47,7 +53,11 @@ def test_check_function_names_the_wrong_case_and_the_hint():
 
     with pytest.raises(AssertionError) as error:
         check_function(wrong, double, [(1,), (3,), (5,)], "double", hint="multiply by two")
-    assert str(error.value) == "double(3): result is 7, expected 6\nHint: multiply by two"
+    assert str(error.value) == (
+        "double(3): result is 7, expected 6\nHint: multiply by two\n"
+        "Case 2 of 3; rerun it: `args, kwargs = minispeech.grading.failed_case()`"
+    )
+    assert failed_case() == ((3,), {})
 
 
 def test_first_wrong_element_of_an_array_is_named():
@@ -440,7 +450,22 @@ def test_start_lesson_refuses_to_overwrite_without_force(tmp_path):
     assert target.read_text() == "my answers"
     start_lesson(lesson, tmp_path / "work", force=True)
     assert target.read_text() == "fresh"
-    assert (tmp_path / "work" / "04_ctc.ipynb.bak").read_text() == "my answers"
+    start_lesson(lesson, tmp_path / "work", force=True)
+    backups = sorted(path.name for path in (tmp_path / "work").glob("04_ctc.*.ipynb.bak"))
+    assert len(backups) == 2, backups  # every --force keeps the copy it replaces
+    assert sorted((tmp_path / "work" / name).read_text() for name in backups) == ["fresh", "my answers"]
+
+
+def test_start_all_copies_only_missing_lessons(tmp_path):
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    for name in ("00_setup.ipynb", "04_ctc.ipynb"):
+        (lessons / name).write_text("fresh")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "00_setup.ipynb").write_text("my answers")
+    copied = start_all(lessons, tmp_path / "work")
+    assert [path.name for path in copied] == ["04_ctc.ipynb"]
+    assert (tmp_path / "work" / "00_setup.ipynb").read_text() == "my answers"
 
 
 def test_start_prints_the_grading_command(repo, capsys):
@@ -470,7 +495,7 @@ def test_root_conftest_loads_the_report_plugin(pytestconfig):
 
 
 STUDENT_NOTEBOOKS = {
-    "solved": ["x = 1", "def double(x):\n    return 2 * x"],
+    "solved": ["x = 1", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"],
     "unsolved": ["x = 1", 'def double(x):\n    raise NotImplementedError("Exercise 0.1: double")'],
     "wrong": ["x = 1", "def double(x):\n    return 2 * x + (x > 2)"],
     "broken": [
@@ -483,22 +508,30 @@ TEST_CELL = (
     "# TEST: double\nfrom minispeech.grading import check_function\n"
     "check_function(double, lambda x: 2 * x, [1, 3, 5], 'double', hint='multiply by two')"
 )
-USES_EXERCISE = "# uses double\nassert double(4) == 8"
+USES_EXERCISE = "# uses double\nassert double(4) == 8, 'double(4) is not 8: the bar is missed'"
 
 
 def run_notebooks(pytester: pytest.Pytester, names: list[str], *options: str) -> pytest.RunResult:
-    """pytest --nbval-lax on fixture notebooks with the report plugin (in this process: fast)."""
+    """pytest --nbval-lax on fixture notebooks with the report plugin (in this process: fast).
+
+    Each notebook: a code cell, '## 1. Doubling', the exercise cell, its test cell,
+    '## 2. Using it', a downstream check, then any extra cells.
+    """
     for name in names:
-        cells = (
-            STUDENT_NOTEBOOKS[name][:2] + [TEST_CELL, USES_EXERCISE] + STUDENT_NOTEBOOKS[name][2:]
-        )
-        write_notebook(
-            pytester.path / f"{name}.ipynb",
-            notebook(*(code_cell(s, f"c{i}") for i, s in enumerate(cells))),
-        )
+        first, exercise, *extra = STUDENT_NOTEBOOKS[name]
+        cells = [
+            code_cell(first, "c0"),
+            markdown_cell("## 1. Doubling\n\nWrite `double`.", "m1"),
+            code_cell(exercise, "c1"),
+            code_cell(TEST_CELL, "c2"),
+            markdown_cell("## 2. Using it", "m2"),
+            code_cell(USES_EXERCISE, "c3"),
+            *(code_cell(source, f"c{4 + i}") for i, source in enumerate(extra)),
+        ]
+        write_notebook(pytester.path / f"00_{name}.ipynb", notebook(*cells))
     result = pytester.runpytest_inprocess(
         "--nbval-lax", "--nbval-current-env", "-p", "minispeech.grading.report", "--color=no", "-rA",
-        *options, *(f"{name}.ipynb" for name in names),
+        *options, *(f"00_{name}.ipynb" for name in names),
     )  # fmt: skip
     gc.collect()  # close nbval's leaked /dev/null inside this test, where it is filtered
     return result
@@ -513,29 +546,50 @@ NBVAL_DEVNULL_LEAK = "ignore:Exception ignored.*/dev/null:pytest.PytestUnraisabl
 NBVAL_DEVNULL_WARNING = "ignore:unclosed file.*/dev/null:ResourceWarning"
 
 
+def test_locate_cell_names_the_exercise_or_the_heading():
+    cells = [
+        markdown_cell("## 4. Symbol tables\n\n### Exercise 0.2 — encode", "m0"),
+        code_cell("def encode(text):\n    ### BEGIN SOLUTION\n    return []\n    ### END SOLUTION", "c0"),
+        code_cell("# TEST: encode\ncheck_encode(encode)", "c1"),
+        code_cell('def decode(ids):\n    raise NotImplementedError("Exercise 0.3: decode")', "c2"),
+        code_cell("# TEST: decode\ncheck_decode(decode)", "c3"),
+        markdown_cell("## 5. The tiny corpus", "m1"),
+        code_cell("assert 1 == 2", "c4"),
+    ]
+    assert locate_cell(cells, 2, "lessons/00_setup.ipynb") == ("Exercise 0.1 (encode)", "Exercise 0.2 — encode")
+    assert locate_cell(cells, 4, "lessons/00_setup.ipynb")[0] == "Exercise 0.3 (decode)"
+    assert locate_cell(cells, 6, "lessons/00_setup.ipynb") == ("", "5. The tiny corpus")
+
+
 @pytest.mark.filterwarnings(NBVAL_DEVNULL_LEAK)
 @pytest.mark.filterwarnings(NBVAL_DEVNULL_WARNING)
-def test_exercise_report_sorts_cells_into_todo_fail_error(pytester):
+def test_exercise_report_sorts_cells_into_todo_fail_check_error(pytester):
     result = run_notebooks(pytester, ["solved", "unsolved", "wrong", "broken"])
     output = result.stdout.str()
     assert result.ret == 1, output
     report = report_section(output)
     assert "\x1b[" not in report
+    assert output.index("Exercise report ==") < output.index("FAILURES ==")  # the report first
     expected_lines = [
-        "Exercise report for solved.ipynb\n  all 4 cells passed\n",
-        "Exercise report for unsolved.ipynb\n"
-        "  TODO   Cell 2   # TEST: double — Exercise 0.1 (double) not implemented yet\n"
-        "  TODO   Cell 3   # uses double — Exercise 0.1 (double) not implemented yet\n"
+        "Exercise report for 00_solved.ipynb\n  all 4 cells passed\n",
+        "Exercise report for 00_unsolved.ipynb\n"
+        "  TODO   Exercise 0.1 (double) — Exercise 0.1 (double) not implemented yet\n"
+        '  TODO   in "2. Using it" # uses double — Exercise 0.1 (double) not implemented yet\n'
         "  2 passed, 2 todo\n",
-        "Exercise report for wrong.ipynb\n"
-        "  FAIL   Cell 2   # TEST: double — double(3): result is 7, expected 6\n"
-        "                    Hint: multiply by two\n"
-        "  FAIL   Cell 3   # uses double — assert double(4) == 8 failed\n",
-        "Exercise report for broken.ipynb\n"
-        "  ERROR  Cell 4   # load the data — JSONDecodeError: Expecting property name",
+        "Exercise report for 00_wrong.ipynb\n"
+        "  FAIL   in \"1. Doubling\" # TEST: double — double(3): result is 7, expected 6\n"
+        "           Hint: multiply by two\n",
+        '  CHECK  in "2. Using it" # uses double (not an exercise) — double(4) is not 8: the bar is missed\n'
+        "  2 passed, 1 failed, 1 check failed\n  CHECK marks a training or quality bar",
+        "Exercise report for 00_broken.ipynb\n"
+        '  ERROR  in "2. Using it" # load the data — JSONDecodeError: Expecting property name',
     ]
     for lines in expected_lines:
         assert lines in report, report
+    failures = output.split("FAILURES ==", 1)[1]
+    assert "Traceback" not in failures and "Input:" not in failures  # nbval's long form is gone
+    assert "TODO Exercise 0.1 (double): Exercise 0.1 (double) not implemented yet" in failures
+    assert "----> 3 check_function(double" in failures  # the test cell's own frame, short
 
 
 @pytest.mark.filterwarnings(NBVAL_DEVNULL_LEAK)
@@ -544,7 +598,7 @@ def test_expect_todo_turns_only_unfinished_exercises_into_xfail(pytester):
     result = run_notebooks(pytester, ["unsolved", "broken"], "--expect-todo")
     summary = result.stdout.str().split("short test summary info")[1]
     assert result.ret == 1, result.stdout.str()
-    assert "XFAIL unsolved.ipynb::Cell 2 - Exercise 0.1 (double) not implemented yet" in summary
-    assert "XFAIL unsolved.ipynb::Cell 3" in summary
-    assert "FAILED broken.ipynb::Cell 4" in summary
-    assert "FAILED unsolved" not in summary
+    assert "XFAIL 00_unsolved.ipynb::Cell 2 - Exercise 0.1 (double) not implemented yet" in summary
+    assert "XFAIL 00_unsolved.ipynb::Cell 3" in summary
+    assert "FAILED 00_broken.ipynb::Cell 4" in summary
+    assert "FAILED 00_unsolved" not in summary

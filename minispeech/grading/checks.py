@@ -5,10 +5,14 @@ assert_close     raise AssertionError naming the first wrong element (numbers, s
 check_function   call the student's and the reference function on each case and compare results
 check_equal      exact comparison of one value, with a one-line success message
 random_cases     a reproducible list of random cases built by a function of a NumPy Generator
+failed_case      (args, kwargs) of the case the last failed check_function call got wrong
 
 On success a check prints one line (`✓ name: 5 cases passed`); on failure it raises
-AssertionError whose first line says what differs, then the hint. A NotImplementedError from an
-unfinished exercise propagates unchanged, so the exercise report files it under TODO.
+AssertionError whose first line says what differs and where (returned parts by name when the
+check names them: `context element [0, 1] is ...`), then what property fails (when the check
+can tell), then a hint that says what to look at (never the code), then how to rerun the
+failing case. A NotImplementedError from an unfinished exercise propagates unchanged, so the
+exercise report files it under TODO.
 Lesson-specific checks live in `minispeech/grading/lessonNN.py` and build on these.
 
 Taught in lessons/00_setup_data_text.ipynb, "How your exercises are graded".
@@ -24,6 +28,9 @@ from typing import Any
 import numpy as np
 
 MAX_DESCRIPTION_CHARS = 60  # longer argument reprs are cut in messages
+MAX_SHOWN_ITEMS = 20  # sequences up to this long are printed whole when their lengths differ
+RERUN_NOTE = "rerun it: `args, kwargs = minispeech.grading.failed_case()`"
+_last_failed_case: tuple[tuple, dict] | None = None
 
 
 # --- Describing values in messages ------------------------------------------------------------
@@ -60,6 +67,8 @@ def describe(value: Any) -> str:
             return f"{_type_name(value)}({array.tolist()})"
         return f"{_type_name(value)}(shape={tuple(array.shape)}, dtype={array.dtype})"
     text = repr(value)
+    if "\n" in text:  # an nn.Module, a NamedTuple of tensors: the type is enough
+        return f"{type(value).__name__}(...)"
     if len(text) > MAX_DESCRIPTION_CHARS:
         text = text[: MAX_DESCRIPTION_CHARS - 3] + "..."
     return text
@@ -182,15 +191,29 @@ def _compare(actual: Any, expected: Any, where: str, atol: float, rtol: float) -
         raise _Mismatch(where, f"is {describe(actual)}, expected {describe(expected)}")
 
 
+def _short_sequence(value: Sequence) -> str | None:
+    """`[3, 1, 2]` for a short sequence of plain numbers or strings, else None."""
+    items = list(value)
+    if len(items) > MAX_SHOWN_ITEMS or not all(
+        _is_number(item) or isinstance(item, str) for item in items
+    ):
+        return None
+    return "[" + ", ".join(_format_number(item) for item in items) + "]"
+
+
 def _compare_sequences(
     actual: Any, expected: Sequence, where: str, atol: float, rtol: float
 ) -> None:
     if not isinstance(actual, Sequence):
         raise _Mismatch(where, f"is a {_type_name(actual)}, expected a {_type_name(expected)}")
     if len(actual) != len(expected):
-        raise _Mismatch(where, f"has length {len(actual)}, expected {len(expected)}")
+        shown = (_short_sequence(actual), _short_sequence(expected))
+        both = f": {shown[0]}, expected {shown[1]}" if None not in shown else ""
+        raise _Mismatch(where, f"has length {len(actual)}, expected {len(expected)}{both}")
+    fields = getattr(expected, "_fields", None)  # a NamedTuple: name its fields
     for index, (got, want) in enumerate(zip(actual, expected, strict=True)):
-        _compare(got, want, f"{where}[{index}]", atol, rtol)
+        part = f"{where}.{fields[index]}" if fields else f"{where}[{index}]"
+        _compare(got, want, part.lstrip("."), atol, rtol)
 
 
 def _compare_mappings(actual: Any, expected: Mapping, where: str, atol: float, rtol: float) -> None:
@@ -208,6 +231,28 @@ def _compare_mappings(actual: Any, expected: Mapping, where: str, atol: float, r
         _compare(actual[key], want, f"{where}[{key!r}]", atol, rtol)
 
 
+def _compare_parts(
+    actual: Any, expected: Any, parts: Sequence[str], atol: float, rtol: float
+) -> None:
+    """Compare a returned tuple part by part, each part named (e.g. 'context', 'weights')."""
+    if not isinstance(actual, tuple) or len(actual) != len(parts):
+        raise _Mismatch(
+            "", f"is {describe(actual)}, expected a tuple of {len(parts)}: ({', '.join(parts)})"
+        )
+    for part, got, want in zip(parts, actual, expected, strict=True):
+        _compare(got, want, part, atol, rtol)
+
+
+def _subject(name: str, where: str) -> str:
+    """'f: element [1, 2]', 'f: result', 'f: context element [0, 1]', 'f: state.cell'."""
+    if not where:
+        return f"{name}: result"
+    if where.startswith("["):
+        return f"{name}: element {where}"
+    part, bracket, index = where.partition("[")
+    return f"{name}: {part} element {bracket}{index}" if bracket else f"{name}: {part}"
+
+
 def assert_close(
     actual: Any,
     expected: Any,
@@ -215,23 +260,45 @@ def assert_close(
     atol: float = 1e-6,
     rtol: float = 1e-5,
     hint: str = "",
+    parts: Sequence[str] = (),
+    diagnose: Callable[[Any, Any], str | None] | None = None,
 ) -> None:
     """Raise AssertionError if `actual` differs from `expected` beyond atol + rtol * |expected|.
 
     The message names the first wrong element, e.g. "encode('hi'): element [1] is 9, expected 8",
-    or the differing shape, dtype kind, length or type; then "Hint: ..." when a hint is given.
-    Integers, booleans and strings compare exactly; NaN equals NaN in the same place.
+    or the differing shape, dtype kind, length or type. `parts` names the elements of a returned
+    tuple ("context element [0, 1] is ..."); NamedTuple fields are named by themselves. Then
+    `diagnose(actual, expected)`'s sentence about what property fails, when it returns one, and
+    "Hint: ..." when a hint is given. Integers, booleans and strings compare exactly; NaN equals
+    NaN in the same place.
     Taught in lessons/00_setup_data_text.ipynb, "How your exercises are graded".
     """
     __tracebackhide__ = True
     try:
-        _compare(actual, expected, "", atol, rtol)
+        if parts:
+            _compare_parts(actual, expected, parts, atol, rtol)
+        else:
+            _compare(actual, expected, "", atol, rtol)
     except _Mismatch as mismatch:
-        subject = f"{name}: element {mismatch.where}" if mismatch.where else f"{name}: result"
-        message = f"{subject} {mismatch.detail}"
+        message = f"{_subject(name, mismatch.where)} {mismatch.detail}"
+        problem = _safe_diagnosis(diagnose, actual, expected)
+        if problem:
+            message += f"\nWhat is wrong: {problem}"
         if hint:
             message += f"\nHint: {hint}"
         raise AssertionError(message) from None
+
+
+def _safe_diagnosis(
+    diagnose: Callable[[Any, Any], str | None] | None, actual: Any, expected: Any
+) -> str | None:
+    """diagnose(actual, expected), or None if there is none or it fails on an odd answer."""
+    if diagnose is None:
+        return None
+    try:
+        return diagnose(actual, expected)
+    except Exception:  # a diagnosis is a bonus: an unexpected answer must not hide the mismatch
+        return None
 
 
 # --- Checks with a success line ----------------------------------------------------------------
@@ -268,23 +335,48 @@ def check_function(
     atol: float = 1e-6,
     rtol: float = 1e-5,
     hint: str = "",
+    parts: Sequence[str] = (),
+    diagnose: Callable[..., str | None] | None = None,
 ) -> None:
     """Check `student_fn` against `reference_fn` on every case; print one line if all agree.
 
     Each case is a tuple of positional arguments, a dict of keyword arguments, or a single
-    argument. Results are compared with `assert_close`; the first wrong case raises
-    AssertionError naming the call, e.g. "encode('hi'): element [1] is 9, expected 8".
+    argument. Results are compared with `assert_close` (`parts` names the parts of a returned
+    tuple); the first wrong case raises AssertionError naming the call, e.g.
+    "encode('hi'): element [1] is 9, expected 8", then `diagnose(actual, expected, case)`'s
+    sentence (what property fails), the hint, and how to rerun the case (`failed_case()`).
     Taught in lessons/00_setup_data_text.ipynb, "How your exercises are graded".
     """
     __tracebackhide__ = True
+    global _last_failed_case
     if len(cases) == 0:
         raise ValueError(f"check_function({name!r}): cases is empty; give at least one case")
-    for case in cases:
+    for number, case in enumerate(cases, start=1):
         call_description = describe_call(name, case)
         expected = _call(reference_fn, case, call_description)
         actual = _call(student_fn, case, call_description)
-        assert_close(actual, expected, call_description, atol=atol, rtol=rtol, hint=hint)
+        case_diagnosis = None
+        if diagnose is not None:
+            case_diagnosis = lambda got, want, case=case: diagnose(got, want, case)  # noqa: E731
+        try:
+            assert_close(actual, expected, call_description, atol=atol, rtol=rtol, hint=hint,
+                         parts=parts, diagnose=case_diagnosis)  # fmt: skip
+        except AssertionError as error:
+            _last_failed_case = _split_case(copy.deepcopy(case))
+            raise AssertionError(
+                f"{error}\nCase {number} of {len(cases)}; {RERUN_NOTE}"
+            ) from None
     print(f"✓ {name}: {len(cases)} cases passed")
+
+
+def failed_case() -> tuple[tuple, dict]:
+    """(args, kwargs) of the case the last failing `check_function` call got wrong.
+
+    In a notebook, after a check failed: `args, kwargs = failed_case(); my_function(*args, **kwargs)`.
+    """
+    if _last_failed_case is None:
+        raise LookupError("no check has failed in this kernel yet: failed_case() has nothing to return")
+    return copy.deepcopy(_last_failed_case)
 
 
 def check_equal(actual: Any, expected: Any, name: str, hint: str = "") -> None:
