@@ -3,7 +3,7 @@
 ARCHIVES         the official archive of each subset (openslr.org/resources/60, SHA-256)
 read_text_file   one utterance's .original.txt / .normalized.txt -> its single line of text
 prepare          extracted LibriTTS/<subset>/ folders -> one JSONL manifest per subset
-main             command line: download, extract, prepare
+main             command line (the shared one in cli.py): download, extract, prepare
 
 Layout   LibriTTS/<subset>/<speaker>/<chapter>/<speaker>_<chapter>_<segment>_<utterance>.wav
          beside it <same stem>.original.txt (as in the book: case, punctuation, digits) and
@@ -18,13 +18,13 @@ No lesson teaches it: the gpu profile trains multi-speaker TTS (lessons 10-11) o
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file: make `data_scripts` and `minispeech` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from data_scripts import cli  # noqa: E402
 from data_scripts.fetch import Archive, fetch_archive  # noqa: E402
 from data_scripts.manifest_rows import Prepared, SkippedFiles, audio_row, write_split  # noqa: E402
 
@@ -111,34 +111,11 @@ def prepare(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--root", type=Path, required=True, help="folder for downloads/, LibriTTS/ and manifests/"
-    )
-    parser.add_argument(
-        "--subsets",
-        nargs="+",
-        default=list(DEFAULT_SUBSETS),
-        choices=sorted(ARCHIVES),
-        metavar="SUBSET",
-        help=f"any of {', '.join(ARCHIVES)} (default: {' '.join(DEFAULT_SUBSETS)})",
-    )
-    parser.add_argument(
-        "--skip-download",
-        action="store_true",
-        help="use archives in ROOT/downloads/ or an already extracted ROOT/LibriTTS/",
-    )
-    parser.add_argument(
-        "--manifest-dir",
-        type=Path,
-        default=None,
-        help="where to write <subset>.jsonl (default ROOT/manifests/libritts)",
-    )
-    args = parser.parse_args(argv)
+    parser = cli.corpus_parser("libritts", __doc__, CORPUS_FOLDER, ARCHIVES, DEFAULT_SUBSETS)
+    args = cli.parse(parser, argv)
     for subset in args.subsets:
         fetch_archive(ARCHIVES[subset], args.root, skip_download=args.skip_download)
-    manifest_dir = args.manifest_dir or args.root / "manifests" / "libritts"
-    prepare(args.root / CORPUS_FOLDER, manifest_dir, args.subsets, progress=True)
+    prepare(args.root / CORPUS_FOLDER, args.manifest_dir, args.subsets, progress=True)
     return 0
 
 

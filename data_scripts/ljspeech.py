@@ -4,7 +4,7 @@ ARCHIVE        the official archive (URL + SHA-256)
 read_metadata  metadata.csv -> [(id, text, normalized_text)]
 split_ids      deterministic train/valid/test split of the clip ids (seeded shuffle of sorted ids)
 prepare        an extracted LJSpeech-1.1/ folder -> train/valid/test JSONL manifests
-main           command line: download, extract, prepare
+main           command line (the shared one in cli.py): download, extract, prepare
 
 Layout   LJSpeech-1.1/metadata.csv with lines `id|text|normalized_text` (no header, no quoting)
          LJSpeech-1.1/wavs/<id>.wav
@@ -18,7 +18,6 @@ No lesson teaches it: the gpu profile trains TTS lessons (07-10) on these manife
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `data_scripts` and `minispeech` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from data_scripts import cli  # noqa: E402
 from data_scripts.fetch import Archive, fetch_archive  # noqa: E402
 from data_scripts.manifest_rows import Prepared, SkippedFiles, audio_row, write_split  # noqa: E402
 
@@ -129,37 +129,15 @@ def prepare(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--root",
-        type=Path,
-        required=True,
-        help="folder for downloads/, LJSpeech-1.1/ and manifests/",
-    )
-    parser.add_argument(
-        "--skip-download",
-        action="store_true",
-        help="use an archive in ROOT/downloads/ or an already extracted ROOT/LJSpeech-1.1/",
-    )
-    parser.add_argument(
-        "--manifest-dir",
-        type=Path,
-        default=None,
-        help="where to write train/valid/test.jsonl (default ROOT/manifests/ljspeech)",
-    )
-    parser.add_argument("--valid-size", type=int, default=100)
-    parser.add_argument("--test-size", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=1234)
-    args = parser.parse_args(argv)
+    parser = cli.corpus_parser("ljspeech", __doc__, CORPUS_FOLDER)
+    parser.add_argument("--valid-size", type=cli.count, default=100, help="clips in valid.jsonl")
+    parser.add_argument("--test-size", type=cli.count, default=500, help="clips in test.jsonl")
+    parser.add_argument("--seed", type=cli.count, default=1234, help="seed of the split")
+    args = cli.parse(parser, argv)
     fetch_archive(ARCHIVE, args.root, skip_download=args.skip_download)
-    manifest_dir = args.manifest_dir or args.root / "manifests" / "ljspeech"
+    corpus_dir = args.root / CORPUS_FOLDER
     prepare(
-        args.root / CORPUS_FOLDER,
-        manifest_dir,
-        args.valid_size,
-        args.test_size,
-        args.seed,
-        progress=True,
+        corpus_dir, args.manifest_dir, args.valid_size, args.test_size, args.seed, progress=True
     )
     return 0
 

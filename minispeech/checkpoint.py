@@ -1,10 +1,10 @@
 """Saving and loading trained models: one place, one file format, no code in the files.
 
-save                    named modules (+ optimizers), step, config and `extra` to one file, atomically
+save                    named modules (+ optimizers), step, config, `extra`: one file, atomically
 load                    read them back into modules (+ optimizers); returns (step, extra)
 config_from_dict        build a frozen dataclass config from plain data, rejecting unknown keys
 config_from_checkpoint  the config a checkpoint was trained with, rebuilt as its dataclass
-artifact_path           where a lesson saves its trained model: <data root>/artifacts/<name>.pt (_ci.pt in ci)
+artifact_path           where a lesson saves its model: <data root>/artifacts/<name>.pt (_ci.pt in ci)
 load_pretrained         a lesson's trained model, rebuilt from its checkpoint's config, in eval mode
 
 Usage    from minispeech import checkpoint
@@ -22,8 +22,8 @@ File     a dict written by torch.save:
            config        dataclasses.asdict(config) or None; config_class its class name
            extra         plain data the caller adds (losses so far, training seconds, ...)
          Only plain data (dict, list, tuple, str, int, float, bool, None, tensors) goes in, and
-         `save` refuses anything else, because `load` always reads with torch.load(weights_only=True):
-         a checkpoint from the internet cannot run code when it is opened.
+         `save` refuses anything else, because `load` always reads with
+         torch.load(weights_only=True): a checkpoint from the internet cannot run code when opened.
 Atomic   `save` writes a temporary file in the same folder and renames it over `path` (os.replace),
          so a crash or a full disk mid-save leaves the previous checkpoint intact.
 Checks   `load` compares the stored config with the model's field by field, checks that every
@@ -171,7 +171,7 @@ def _check_config(path, stored: dict, config) -> None:
     if stored.get("config") is None:
         return  # saved without a config: nothing to compare
     name, stored_name = type(config).__name__, stored.get("config_class")
-    fix = f"build the model from the checkpoint's config with `config_from_checkpoint(path, {name})`"
+    fix = f"build the model from the checkpoint's config, `checkpoint.config_from_checkpoint(path, {name})`"
     if stored_name != name:
         raise ValueError(f"checkpoint {path} holds a {stored_name}, this model a {name}: {fix}")
     saved, current = _flatten(stored["config"]), _flatten(dataclasses.asdict(config))

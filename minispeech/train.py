@@ -8,7 +8,7 @@ clip_gradients         clip the global gradient norm; returns the norm before cl
 warmup_cosine, noam    learning-rate schedules as pure functions of the step
 progress               a tqdm progress bar showing named running values (`bar.set(loss=...)`)
 RunningAverage         exponential moving averages of named scalars, for logging
-StepBudget             a fixed number of steps, with the wall clock only as a cap that stops early and says so
+StepBudget             a fixed number of steps; the wall clock only caps it, and says so
 Timer, time_budget     wall-clock seconds; a time budget that loops check with `.expired()`
 count_parameters       number of (trainable) parameters of a model
 

@@ -189,9 +189,9 @@ def test_pickled_object_is_refused_by_weights_only(tmp_path):
     torch.save({"format": checkpoint.FORMAT, "modules": {}, "payload": InnerConfig()}, path)
     with pytest.raises(
         ValueError,
-        match=r"cannot read checkpoint .*evil.pt: it stores a Python object \(test_checkpoint.InnerConfig\), "
-        r"which weights_only=True refuses because unpickling can run code; save it again with "
-        r"minispeech.checkpoint.save",
+        match=r"cannot read checkpoint .*evil.pt: it stores a Python object "
+        r"\(test_checkpoint.InnerConfig\), which weights_only=True refuses because unpickling can "
+        r"run code; save it again with minispeech.checkpoint.save",
     ):
         checkpoint.load(path, tiny_model())
 
@@ -240,7 +240,8 @@ def test_a_mismatch_in_one_module_loads_none_of_them(tmp_path):
 
 def test_missing_module_is_named_with_what_the_file_holds(tmp_path):
     path = checkpoint.save(tmp_path / "gan.pt", {"generator": tiny_model(), "discriminator": tiny_model()})
-    with pytest.raises(ValueError, match=r"gan.pt has no module 'model'; it holds \['discriminator', 'generator'\]"):
+    holds = r"gan.pt has no module 'model'; it holds \['discriminator', 'generator'\]"
+    with pytest.raises(ValueError, match=holds):
         checkpoint.load(path, tiny_model())
     with pytest.raises(ValueError, match="has no module 'period_discriminator'"):
         checkpoint.load(path, {"generator": tiny_model(), "period_discriminator": tiny_model()})
@@ -252,7 +253,8 @@ def test_optimizer_requested_but_not_saved(tmp_path):
     with pytest.raises(ValueError, match="no optimizer state for 'optimizer' .*: pass optimizers=None"):
         checkpoint.load(path, model, optimizer)
     path = checkpoint.save(tmp_path / "b.pt", {"generator": model}, {"generator": optimizer})
-    with pytest.raises(ValueError, match=r"no optimizer state for 'discriminator' \(it holds \['generator'\]\)"):
+    holds = r"no optimizer state for 'discriminator' \(it holds \['generator'\]\)"
+    with pytest.raises(ValueError, match=holds):
         checkpoint.load(path, {"generator": model}, {"discriminator": optimizer})
 
 
@@ -266,7 +268,8 @@ def test_config_from_checkpoint_rebuilds_nested_frozen_config(tmp_path):
     with pytest.raises(ValueError, match="holds a TinyConfig, not a InnerConfig"):
         checkpoint.config_from_checkpoint(path, InnerConfig)
     no_config = checkpoint.save(tmp_path / "b.pt", tiny_model())
-    with pytest.raises(ValueError, match=r"b.pt has no config: save it with checkpoint.save\(..., config=\)"):
+    fix = r"b.pt has no config: save it with checkpoint.save\(..., config=\)"
+    with pytest.raises(ValueError, match=fix):
         checkpoint.config_from_checkpoint(no_config, TinyConfig)
 
 

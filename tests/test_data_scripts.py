@@ -19,7 +19,7 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `data_scripts` is not installed
 
-from data_scripts import librispeech, libritts, ljspeech  # noqa: E402
+from data_scripts import cli, librispeech, libritts, ljspeech  # noqa: E402
 from data_scripts.fetch import (  # noqa: E402
     Archive,
     ArchiveError,
@@ -280,6 +280,57 @@ def test_libritts_missing_text_file_is_an_error(tmp_path):
     ).unlink()
     with pytest.raises(FileNotFoundError, match=r"26_495_000000_000000\.normalized\.txt"):
         libritts.prepare(tmp_path / "LibriTTS", tmp_path / "out", subsets=["dev-clean"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the shared command line (data_scripts/cli.py)
+
+
+def command_line_error(main, argv: list[str], capsys) -> str:
+    """Run `main(argv)`, expect argparse's exit status 2, return what it printed on stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_every_corpus_script_shares_one_command_line(tmp_path):
+    for module, corpus in ((ljspeech, "ljspeech"), (librispeech, "librispeech"), (libritts, "libritts")):
+        subsets = getattr(module, "ARCHIVES", None)
+        parser = cli.corpus_parser(corpus, module.__doc__, module.CORPUS_FOLDER, subsets,
+                                   getattr(module, "DEFAULT_SUBSETS", ()))
+        args = cli.parse(parser, ["--root", str(tmp_path)])
+        assert parser.prog == f"python data_scripts/{corpus}.py"
+        assert args.root == tmp_path and not args.skip_download
+        assert args.manifest_dir == tmp_path / "manifests" / corpus  # the default, filled in
+        if subsets:
+            assert args.subsets == list(module.DEFAULT_SUBSETS)
+    parser = cli.corpus_parser("librispeech", "LibriSpeech.", "LibriSpeech", librispeech.ARCHIVES,
+                               librispeech.DEFAULT_SUBSETS)
+    argv = ["--root", str(tmp_path), "--subsets", "dev-clean", "dev-clean", "--manifest-dir", "out"]
+    args = cli.parse(parser, argv)
+    assert args.subsets == ["dev-clean"] and args.manifest_dir == Path("out")
+
+
+def test_command_line_errors_say_the_fix(tmp_path, capsys):
+    error = command_line_error(ljspeech.main, [], capsys)
+    assert "the following arguments are required: --root" in error
+    assert "for example: python data_scripts/ljspeech.py --root data/ljspeech" in error
+    assert "every option: python data_scripts/ljspeech.py --help" in error
+    argv = ["--root", str(tmp_path), "--subsets", "dev-clear"]
+    error = command_line_error(librispeech.main, argv, capsys)
+    assert "invalid choice: 'dev-clear' (choose from 'dev-clean'" in error
+    example = "python data_scripts/librispeech.py --root data/librispeech --subsets dev-clean"
+    assert f"for example: {example}" in error
+    error = command_line_error(ljspeech.main, ["--root", str(tmp_path), "--valid-size", "-3"], capsys)
+    assert "argument --valid-size: must be >= 0, got -3" in error
+    error = command_line_error(ljspeech.main, ["--root", str(tmp_path), "--seed", "x"], capsys)
+    assert "argument --seed: expected a whole number >= 0, got 'x'" in error
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    error = command_line_error(libritts.main, ["--root", str(a_file)], capsys)
+    assert f"--root {a_file} is a file: pass a folder" in error
+    assert not (tmp_path / "downloads").exists()  # nothing was fetched
 
 
 # ---------------------------------------------------------------------------------------------
