@@ -9,7 +9,7 @@ libritts       LibriTTS: multi-speaker TTS, 24 kHz, one manifest per subset
 
 Each corpus script runs as `python data_scripts/<corpus>.py --root DIR [--skip-download]
 [--manifest-dir DIR] [--subsets ...]` or `python -m data_scripts.<corpus> ...` from the repository
-root; the options are defined once, in cli.py, and a wrong one is answered with an example. Nothing in `minispeech` imports
-this package; the tests fabricate small archives in each corpus's layout and never touch the
-network.
+root; the options are defined once, in cli.py, and a wrong one is answered with an example.
+Nothing in `minispeech` imports this package; the tests fabricate small archives in each
+corpus's layout and never touch the network.
 """
