@@ -8,7 +8,6 @@ import torch
 
 from minispeech import profiles, train
 
-
 # --- seeds, devices, autocast ---------------------------------------------------------------
 
 
