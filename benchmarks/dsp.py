@@ -1,4 +1,4 @@
-"""Speed of minispeech.dsp / minispeech.pitch against librosa (and torch.stft) on 60 s of audio.
+"""Speed of minispeech.dsp (stft, melspectrogram, mfcc, yin) against librosa and torch.stft, 60 s of audio.
 
 Run:  python benchmarks/dsp.py [--seconds 60] [--rounds 5]
 
@@ -60,7 +60,7 @@ def main() -> None:
     import numba
     import torch
 
-    from minispeech import dsp, pitch
+    from minispeech import dsp
 
     numba.set_num_threads(1)
     torch.set_num_threads(1)
@@ -69,6 +69,7 @@ def main() -> None:
     x_torch = torch.from_numpy(x)
     window_torch = torch.hann_window(N_FFT)
     mel = dict(n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS)
+    mfcc_config = dsp.MFCCConfig(SAMPLE_RATE, n_mfcc=13, **mel)
 
     cases = {
         "stft": (
@@ -83,12 +84,12 @@ def main() -> None:
             None,
         ),
         "mfcc": (
-            lambda: dsp.mfcc(x, SAMPLE_RATE, n_mfcc=13, **mel),
+            lambda: dsp.mfcc(x, mfcc_config),
             lambda: librosa.feature.mfcc(y=x, sr=SAMPLE_RATE, n_mfcc=13, pad_mode="reflect", **mel),
             None,
         ),
         "yin": (
-            lambda: pitch.yin(x, SAMPLE_RATE, fmin=60, fmax=500, frame_length=1024, hop_length=HOP_LENGTH),
+            lambda: dsp.yin(x, SAMPLE_RATE, fmin=60, fmax=500, frame_length=1024, hop_length=HOP_LENGTH),
             lambda: librosa.yin(x, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024, hop_length=HOP_LENGTH),
             None,
         ),

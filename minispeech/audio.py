@@ -287,7 +287,7 @@ def trim_silence(
         )
     if pad < 0:
         raise AudioError(f"trim_silence: pad={pad} seconds must be >= 0.")
-    from minispeech.pitch import energy
+    from minispeech.dsp import energy
 
     # Frame i is centred on sample i * hop_length, zero-padded at the ends.
     rms = energy(waveform.astype(np.float64), frame_length, hop_length, center=True)  # (n_frames,)

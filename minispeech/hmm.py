@@ -13,7 +13,7 @@ DTWTemplateRecognizer      nearest training template by length-normalized DTW di
 frame_distances            Euclidean or cosine distance of every frame pair (DTW's cost matrix)
 
 Shapes   a sequence (T, D) is frames first, one row per frame: transpose the (D, T_mel)
-         features of minispeech.mfcc. N states, M mixture components per state.
+         features of minispeech.dsp.mfcc. N states, M mixture components per state.
          log_B = emission_log_probs (T, N); weights (N, M); means, variances (N, M, D);
          log_initial (N,); log_transitions (N, N), row = from, column = to.
 The recursions are minispeech.dp's Numba kernels (hmm_forward, hmm_backward, viterbi, dtw).
@@ -191,7 +191,7 @@ def _check_features(features: np.ndarray, name: str) -> np.ndarray:
     if features.ndim != 2 or features.shape[0] == 0:
         raise ValueError(
             f"{name} must be a (T, D) array with T >= 1 frames first, got shape {features.shape} "
-            "(minispeech.mfcc returns (D, T): transpose it)"
+            "(minispeech.dsp.mfcc returns (D, T): transpose it)"
         )
     if not np.isfinite(features).all():
         raise ValueError(f"{name} contains NaN or inf")

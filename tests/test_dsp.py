@@ -1,4 +1,4 @@
-"""minispeech.dsp, minispeech.mfcc, minispeech.pitch, minispeech.dp.yin, minispeech.nn.features.
+"""minispeech.dsp (spectral, mel, cepstrum, augment, prosody), minispeech.dp.yin, minispeech.nn.features.
 
 Parity against librosa 0.10+/scipy (test-only references), tolerances stated per test;
 property tests (hypothesis) for the YIN kernel on tiny inputs.
@@ -6,8 +6,10 @@ property tests (hypothesis) for the YIN kernel on tiny inputs.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
+import types
 import warnings
 
 import numpy as np
@@ -18,8 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import minispeech.mfcc
-from minispeech import dsp, pitch
+from minispeech import dsp
 from minispeech.dp import yin as yin_kernels
 
 librosa = pytest.importorskip("librosa")
@@ -189,9 +190,8 @@ def test_log_mel_is_natural_log_of_clamped_magnitude_mel():
     magnitude_mel = dsp.melspectrogram(x, SR, 1024, 256, 1024, 80, 0.0, 8000.0, power=1.0)
     np.testing.assert_allclose(features, np.log(np.maximum(magnitude_mel, 1e-5)), rtol=1e-6)
     assert features.min() == pytest.approx(np.log(1e-5))
-    np.testing.assert_array_equal(features, dsp.log_mel(x, SR, 1024, 256, 1024, 80, 0.0, 8000.0))
-    with pytest.raises(ValueError, match="not both"):
-        dsp.log_mel(x, config, n_mels=40)
+    with pytest.raises(TypeError, match="MelConfig"):
+        dsp.log_mel(x, SR)
 
 
 def test_power_to_db_matches_librosa():
@@ -213,7 +213,8 @@ def test_dct_matches_scipy_and_is_orthonormal(norm):
 @pytest.mark.parametrize("n_mfcc, lifter, n_mels, fmax", [(13, 0, 80, None), (20, 22, 40, 8000.0), (40, 0, 40, None)])
 def test_mfcc_matches_librosa(n_mfcc, lifter, n_mels, fmax):
     x, _ = speech_like(1.0)
-    ours = dsp.mfcc(x, SR, n_mfcc=n_mfcc, lifter=lifter, n_fft=1024, hop_length=256, n_mels=n_mels, fmax=fmax)
+    config = dsp.MFCCConfig(SR, n_mfcc, n_fft=1024, hop_length=256, n_mels=n_mels, fmax=fmax, lifter=lifter)
+    ours = dsp.mfcc(x, config)
     reference = librosa.feature.mfcc(y=x, sr=SR, n_mfcc=n_mfcc, lifter=lifter, n_fft=1024, hop_length=256,
                                      n_mels=n_mels, fmax=fmax, pad_mode="reflect")
     assert ours.shape == reference.shape
@@ -221,8 +222,20 @@ def test_mfcc_matches_librosa(n_mfcc, lifter, n_mels, fmax):
     np.testing.assert_allclose(ours, reference, atol=1e-3, rtol=1e-5)
     log_power_mel = librosa.power_to_db(librosa.feature.melspectrogram(
         y=x, sr=SR, n_fft=1024, hop_length=256, n_mels=n_mels, fmax=fmax, pad_mode="reflect"))
-    np.testing.assert_allclose(dsp.mfcc(S=log_power_mel, n_mfcc=n_mfcc, lifter=lifter), reference,
+    np.testing.assert_allclose(dsp.mfcc_from_mel_db(log_power_mel, n_mfcc, lifter=lifter), reference,
                                atol=1e-3, rtol=1e-5)
+
+
+def test_mfcc_config_is_frozen_and_checked():
+    config = dsp.MFCCConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.n_mfcc = 20
+    for bad in [dict(n_mfcc=0), dict(n_mfcc=41, n_mels=40), dict(fmax=12000.0), dict(win_length=2048),
+                dict(window="kaiser"), dict(pad_mode="wrap"), dict(dct_norm="backward"), dict(lifter=-1.0)]:
+        with pytest.raises(ValueError, match="MFCCConfig"):
+            dsp.MFCCConfig(**bad)
+    with pytest.raises(TypeError, match="MFCCConfig"):
+        dsp.mfcc(np.zeros(4000, np.float32), SR)
 
 
 @pytest.mark.parametrize("width, order", [(3, 1), (9, 1), (9, 2), (5, 2), (7, 3)])
@@ -309,7 +322,7 @@ def test_torch_log_mel_matches_numpy():
 @pytest.mark.parametrize("center", [True, False])
 def test_energy_matches_librosa_rms(center):
     x, _ = speech_like(0.5)
-    np.testing.assert_allclose(pitch.energy(x, 1024, 256, center),
+    np.testing.assert_allclose(dsp.energy(x, 1024, 256, center),
                                librosa.feature.rms(y=x, frame_length=1024, hop_length=256, center=center)[0],
                                rtol=1e-5, atol=1e-8)
 
@@ -347,7 +360,7 @@ def test_yin_finds_harmonic_tone_pitch(f0):
     """Within 1 % on every voiced frame; all frames past the zero-padded edges are voiced."""
     t = np.arange(SR) / SR
     tone = sum(np.sin(2 * np.pi * k * f0 * t + k) / k for k in range(1, 8)).astype(np.float32)
-    estimate, voiced = pitch.yin(tone, SR, fmin=60, fmax=500)
+    estimate, voiced = dsp.yin(tone, SR, fmin=60, fmax=500)
     assert estimate.shape == voiced.shape == (1 + tone.size // 256,)
     assert voiced[4:-4].all()
     np.testing.assert_allclose(estimate[voiced], f0, rtol=0.01)
@@ -355,9 +368,9 @@ def test_yin_finds_harmonic_tone_pitch(f0):
 
 
 def test_yin_silence_and_noise_are_unvoiced():
-    estimate, voiced = pitch.yin(np.zeros(8000), SR)
+    estimate, voiced = dsp.yin(np.zeros(8000), SR)
     assert not voiced.any() and np.all(estimate == 0.0)
-    _, voiced = pitch.yin(np.random.default_rng(10).standard_normal(SR), SR)
+    _, voiced = dsp.yin(np.random.default_rng(10).standard_normal(SR), SR)
     assert voiced.mean() < 0.05
 
 
@@ -366,7 +379,7 @@ def test_yin_agrees_with_librosa_on_pitch_contour():
     on those frames the median error against the true contour is under 0.5 % (ours is
     ~0.1 %, librosa's ~0.2 %, on this signal)."""
     x, f0_true = speech_like(2.0)
-    ours, voiced = pitch.yin(x, SR, fmin=60, fmax=500)
+    ours, voiced = dsp.yin(x, SR, fmin=60, fmax=500)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         reference = librosa.yin(x, fmin=60, fmax=500, sr=SR, frame_length=1024, hop_length=256)
@@ -377,12 +390,17 @@ def test_yin_agrees_with_librosa_on_pitch_contour():
     assert np.median(np.abs(ours[voiced] / frame_f0[voiced] - 1)) < 0.005
 
 
-def test_dsp_import_is_light_and_reaches_its_neighbours():
+def test_dsp_import_is_light_and_its_names_are_functions():
     code = ("import sys, minispeech.dsp; heavy = {'torch', 'librosa', 'numba', 'scipy'} & set(sys.modules); "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
-    assert dsp.mfcc is minispeech.mfcc.mfcc and dsp.spec_augment is minispeech.mfcc.spec_augment
-    assert dsp.yin is pitch.yin and dsp.energy is pitch.energy
+    import minispeech.dsp.cepstrum
+    import minispeech.dsp.prosody
+
+    # No submodule shadows a public name: after importing every submodule, the names are still functions.
+    assert dsp.mfcc is minispeech.dsp.cepstrum.mfcc and dsp.yin is minispeech.dsp.prosody.yin
+    for name in dsp.__all__:
+        assert not isinstance(getattr(dsp, name), types.ModuleType), name
     with pytest.raises(AttributeError):
         dsp.no_such_function  # noqa: B018
 
@@ -401,8 +419,9 @@ def test_dsp_import_is_light_and_reaches_its_neighbours():
     ],
 )
 def test_bad_signals_raise_clear_errors(x, match):
-    for function in (lambda x: dsp.stft(x), lambda x: dsp.melspectrogram(x, SR), lambda x: dsp.log_mel(x, SR),
-                     lambda x: dsp.mfcc(x, SR), lambda x: pitch.energy(x), lambda x: pitch.yin(x, SR)):
+    for function in (lambda x: dsp.stft(x), lambda x: dsp.melspectrogram(x, SR),
+                     lambda x: dsp.log_mel(x, dsp.MelConfig()), lambda x: dsp.mfcc(x, dsp.MFCCConfig()),
+                     lambda x: dsp.energy(x), lambda x: dsp.yin(x, SR)):
         with pytest.raises(ValueError, match=match):
             function(x)
 
@@ -412,7 +431,7 @@ def test_bad_parameters_raise_clear_errors():
     with pytest.raises(ValueError, match="too short for one frame"):
         dsp.stft(x[:100], 1024, center=False)
     with pytest.raises(ValueError, match="too short for one frame"):
-        pitch.yin(x[:500], SR, center=False)
+        dsp.yin(x[:500], SR, center=False)
     with pytest.raises(ValueError, match="win_length"):
         dsp.stft(x, 512, 128, win_length=1024)
     with pytest.raises(ValueError, match="hop_length"):
@@ -428,9 +447,9 @@ def test_bad_parameters_raise_clear_errors():
     with pytest.raises(ValueError, match=">= 0"):
         dsp.griffin_lim(-np.ones((513, 10)))
     with pytest.raises(ValueError, match="frame_length"):
-        pitch.yin(x, SR, fmin=30)
-    with pytest.raises(ValueError, match="exactly one"):
-        dsp.mfcc(x, SR, S=np.zeros((80, 10)))
+        dsp.yin(x, SR, fmin=30)
+    with pytest.raises(ValueError, match="n_mfcc=13 must be <= the number of mel bands 8"):
+        dsp.mfcc_from_mel_db(np.zeros((8, 10)))
     with pytest.raises(ValueError, match="odd"):
         dsp.deltas(np.zeros((3, 20)), width=4)
     with pytest.raises(ValueError, match="shape"):

@@ -10,7 +10,7 @@ from minispeech.dsp), and return d (n_frames, max_lag + 1) in float64, where
     d[f, τ] = Σ_{j=0}^{W-1} (x_f[j] - x_f[j + τ])²,   W = frame_length - max_lag,
 
 a fixed integration window W, as in the paper, so every lag sums the same number of terms.
-d[:, 0] is 0. minispeech.pitch.yin uses the Numba kernel: on 60 s of 22,050 Hz audio it
+d[:, 0] is 0. minispeech.dsp.yin uses the Numba kernel: on 60 s of 22,050 Hz audio it
 beats the FFT variant (O(frame_length log frame_length) a frame instead of O(W · max_lag))
 because its inner loop vectorizes and it needs no temporaries.
 

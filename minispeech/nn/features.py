@@ -3,6 +3,11 @@
 LogMel   MelConfig -> module: waveform (T_wav,) or (B, T_wav) -> log-mel (n_mels, T_mel) or
          (B, n_mels, T_mel), equal to minispeech.dsp.log_mel(x, config) to 1e-4.
 
+Mel layout: LogMel keeps the library's order, frequency first, (B, n_mels, T_mel), like
+dsp.log_mel's (n_mels, T_mel). The models take time first, (B, T_mel, n_mels), as
+data.collate batches them: call `LogMel(config)(waveform).transpose(1, 2)` where features
+enter a model. The whole contract is written once, in minispeech/dsp/__init__.py.
+
 Taught in lessons/02 (mel and MFCC); used by the acoustic models and vocoders from lesson 07 on.
 """
 
@@ -31,7 +36,10 @@ class LogMel(torch.nn.Module):
         self.register_buffer("filterbank", filterbank, persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        """waveform (T_wav,) or (B, T_wav) float -> (n_mels, T_mel) or (B, n_mels, T_mel)."""
+        """waveform (T_wav,) or (B, T_wav) float -> (n_mels, T_mel) or (B, n_mels, T_mel).
+
+        Frequency first, like dsp.log_mel; transpose(1, 2) gives the models' (B, T_mel, n_mels).
+        """
         if not torch.is_tensor(waveform) or not waveform.is_floating_point():
             raise ValueError(f"LogMel: waveform must be a float tensor, got {getattr(waveform, 'dtype', type(waveform))}")
         if waveform.dim() not in (1, 2):
@@ -55,4 +63,4 @@ class LogMel(torch.nn.Module):
             return_complex=True,
         )  # (n_freqs, T_mel) or (B, n_freqs, T_mel)
         mel = torch.matmul(self.filterbank, spectrum.abs())  # (n_mels, T_mel) or (B, n_mels, T_mel)
-        return torch.log(torch.clamp(mel, min=config.log_floor))
+        return torch.log(torch.clamp(mel, min=config.log_floor))  # same shape as mel

@@ -7,10 +7,17 @@ characters        the table over CHARACTERS, the alphabet normalize writes
 phonemes          the table over eSpeak NG's English IPA characters
 CHARACTERS        " abcdefghijklmnopqrstuvwxyz'.,?!"
 
+Files: normalization.py (normalize and the number words), symbols.py (the tables). No file
+is named after a function it holds, so `minispeech.text.normalize` is the function.
 Taught in lessons/00_setup_data_text.ipynb, sections 4-5.
 """
 
-from minispeech.text.normalize import normalize, number_to_words, ordinal_to_words, year_to_words
+from minispeech.text.normalization import (
+    normalize,
+    number_to_words,
+    ordinal_to_words,
+    year_to_words,
+)
 from minispeech.text.symbols import CHARACTERS, PHONEMES, SymbolTable, characters, phonemes
 
 __all__ = [

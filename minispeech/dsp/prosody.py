@@ -1,11 +1,12 @@
-"""Prosody features per frame: energy (RMS) and the fundamental frequency by YIN.
+"""Prosody features per frame: energy (RMS) and the fundamental frequency (f0) by YIN.
 
 energy   per-frame root-mean-square amplitude, equal to librosa.feature.rms
 yin      f0 in Hz and a voiced flag per frame (de Cheveigné & Kawahara, 2002)
 
 Shapes   x (T_wav,) float32/float64 -> (T_mel,) with T_mel = 1 + T_wav // hop_length when
-         center=True, so with the same hop_length they line up with minispeech.dsp's frames.
-The YIN difference function is a Numba kernel in minispeech/dp/yin.py.
+         center=True: with the same hop_length they line up with the STFT and mel frames.
+The YIN difference function is a Numba kernel in minispeech/dp/yin.py, imported on the first
+call of yin() so that `import minispeech.dsp` does not load Numba.
 Taught in lessons/02_mel_mfcc.ipynb (pitch and energy); used by lessons/08 (FastSpeech 2 predictors).
 """
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minispeech.dp.yin import difference_function
-from minispeech.dsp import PAD_MODES, _check_positive_int, _check_signal, frame
+from minispeech.dsp.checks import check_positive_int, check_signal
+from minispeech.dsp.spectral import PAD_MODES, frame
 
 
 def _padded_frames(
@@ -22,9 +23,9 @@ def _padded_frames(
     padding: tuple[int, int],
 ) -> np.ndarray:
     """Frames (frame_length, T_mel) of x, padded first by (left, right) samples when center."""
-    x = _check_signal(x, caller)
-    frame_length = _check_positive_int(frame_length, "frame_length", caller)
-    _check_positive_int(hop_length, "hop_length", caller)
+    x = check_signal(x, caller)
+    frame_length = check_positive_int(frame_length, "frame_length", caller)
+    check_positive_int(hop_length, "hop_length", caller)
     if center:
         if pad_mode not in PAD_MODES:
             raise ValueError(f"{caller}: pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
@@ -80,6 +81,8 @@ def yin(
        paper notes is unbiased), and f0 = sr / τ.
     Needs frame_length >= 2 * max_lag, so W holds at least one longest period. Lesson 02.
     """
+    from minispeech.dp.yin import difference_function  # Numba: loaded on first use, not on import
+
     if not 0 < fmin < fmax <= sr / 2:
         raise ValueError(f"yin: need 0 < fmin < fmax <= sr / 2 = {sr / 2}, got fmin={fmin}, fmax={fmax}")
     if not 0 < threshold < 1:
@@ -91,7 +94,7 @@ def yin(
             f"yin: frame_length={frame_length} is too short for fmin={fmin} Hz at sr={sr}: "
             f"it must hold two longest periods, {2 * max_lag} samples; raise frame_length or fmin"
         )
-    x = _check_signal(x, "yin").astype(np.float64)  # the kernel is compiled for float64
+    x = check_signal(x, "yin").astype(np.float64)  # the kernel is compiled for float64
     # Centre each frame's integration window (W samples) on sample t * hop_length, so f0
     # lines up with the STFT frames; T_mel = 1 + T_wav // hop_length.
     window = frame_length - max_lag
