@@ -573,7 +573,7 @@ def test_exercise_report_sorts_cells_into_todo_fail_check_error(pytester):
     expected_lines = [
         "Exercise report for 00_solved.ipynb\n  all 4 cells passed\n",
         "Exercise report for 00_unsolved.ipynb\n"
-        "  TODO   Exercise 0.1 (double) — Exercise 0.1 (double) not implemented yet\n"
+        "  TODO   Exercise 0.1 (double) — not implemented yet\n"
         '  TODO   in "2. Using it" # uses double — Exercise 0.1 (double) not implemented yet\n'
         "  2 passed, 2 todo\n",
         "Exercise report for 00_wrong.ipynb\n"
@@ -588,7 +588,7 @@ def test_exercise_report_sorts_cells_into_todo_fail_check_error(pytester):
         assert lines in report, report
     failures = output.split("FAILURES ==", 1)[1]
     assert "Traceback" not in failures and "Input:" not in failures  # nbval's long form is gone
-    assert "TODO Exercise 0.1 (double): Exercise 0.1 (double) not implemented yet" in failures
+    assert "TODO: Exercise 0.1 (double) not implemented yet" in failures
     assert "----> 3 check_function(double" in failures  # the test cell's own frame, short
 
 

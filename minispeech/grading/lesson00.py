@@ -1,7 +1,8 @@
 """Checks for lessons/00_setup_data_text.ipynb: number words and a symbol table.
 
 check_number_to_words   exercise 0.1, against minispeech.text.number_to_words
-check_symbol_table      exercise 0.2, against minispeech.text.SymbolTable
+check_encode            exercise 0.2, against minispeech.text.SymbolTable.encode
+check_decode            exercise 0.3, against minispeech.text.SymbolTable.decode
 """
 
 from __future__ import annotations
@@ -29,37 +30,46 @@ def check_number_to_words(student_number_to_words: Callable[[int], str]) -> None
         number_to_words,
         [(n,) for n in cases],
         name="number_to_words",
-        hint="words are lowercase and separated by single spaces, with no hyphens and no 'and' "
-        "(1001 -> 'one thousand one'); groups are thousand, million, billion.",
+        hint="compare your words with the expected ones at the first difference: the lesson's "
+        "conventions are lowercase words, single spaces, no hyphens and no 'and'; a group that "
+        "is zero says nothing.",
     )
 
 
-def check_symbol_table(
-    student_encode: Callable[[str, str], list[int]],
-    student_decode: Callable[[list[int], str], str],
-) -> None:
-    """Exercise 0.2: encode/decode with specials <pad>=0, <bos>=1, <eos>=2 first, then the alphabet."""
-    __tracebackhide__ = True
+SYMBOL_HINT = (
+    "the first three ids belong to <pad>, <bos> and <eos>, so the alphabet's characters come "
+    "after them: look at how far your ids are from the expected ones."
+)
+
+
+def _symbol_texts() -> list[str]:
     texts = ["", "a", "abc", "hello world", "it's fine, isn't it?", "zz top!"]
-    texts += random_cases(1, 20, lambda rng: "".join(rng.choice(list(CHARACTERS), size=rng.integers(1, 30))))
-    hint = "ids 0, 1, 2 are <pad>, <bos>, <eos>; the alphabet's i-th character gets id i + 3."
+    return texts + random_cases(
+        1, 20, lambda rng: "".join(rng.choice(list(CHARACTERS), size=rng.integers(1, 30)))
+    )
+
+
+def _id_offset(actual, expected, case) -> str | None:
+    """'every id is 1 too small' when the ids are shifted by a constant."""
+    if not isinstance(actual, list) or len(actual) != len(expected) or not expected:
+        return None
+    shifts = {int(a) - int(e) for a, e in zip(actual, expected, strict=True)}
+    if len(shifts) == 1 and 0 not in shifts:
+        shift = shifts.pop()
+        return f"every id is {abs(shift)} too {'large' if shift > 0 else 'small'}"
+    return None
+
+
+def check_encode(student_encode: Callable[[str, str], list[int]]) -> None:
+    """Exercise 0.2: encode(text, alphabet) with specials <pad>=0, <bos>=1, <eos>=2 first."""
+    __tracebackhide__ = True
 
     def reference_encode(text: str, alphabet: str) -> list[int]:
         return SymbolTable(alphabet).encode(text)
 
-    def reference_decode(ids: list[int], alphabet: str) -> str:
-        return SymbolTable(alphabet).decode(ids)
-
-    check_function(
-        student_encode, reference_encode, [(t, CHARACTERS) for t in texts] + [("cab", "abc")],
-        name="encode", hint=hint,
-    )  # fmt: skip
-    id_cases = [(SymbolTable(CHARACTERS).encode(t), CHARACTERS) for t in texts]
-    id_cases.append(([1, 5, 3, 4, 2, 0, 0], "abc"))  # <bos> c a b <eos> <pad> <pad>
-    check_function(
-        student_decode, reference_decode, id_cases, name="decode",
-        hint=hint + " decode skips the special ids.",
-    )  # fmt: skip
+    cases = [(t, CHARACTERS) for t in _symbol_texts()] + [("cab", "abc")]
+    check_function(student_encode, reference_encode, cases, name="encode", hint=SYMBOL_HINT,
+                   diagnose=_id_offset)  # fmt: skip
     try:
         student_encode("hi!", "hi")
     except ValueError as error:
@@ -73,3 +83,18 @@ def check_symbol_table(
             "encode('hi!', 'hi') returned instead of raising ValueError: '!' is not in the alphabet"
         )
     print("✓ encode: unknown characters raise ValueError naming the character")
+
+
+def check_decode(student_decode: Callable[[list[int], str], str]) -> None:
+    """Exercise 0.3: decode(ids, alphabet) skips <pad>, <bos>, <eos> (ids 0, 1, 2)."""
+    __tracebackhide__ = True
+
+    def reference_decode(ids: list[int], alphabet: str) -> str:
+        return SymbolTable(alphabet).decode(ids)
+
+    cases = [([1, 5, 3, 4, 2, 0, 0], "abc")]  # <bos> c a b <eos> <pad> <pad>
+    cases += [(SymbolTable(CHARACTERS).encode(t), CHARACTERS) for t in _symbol_texts()]
+    check_function(
+        student_decode, reference_decode, cases, name="decode",
+        hint=SYMBOL_HINT + " Special ids stand for no character at all in the text.",
+    )  # fmt: skip

@@ -266,7 +266,7 @@ class ExerciseReport:
     def _short_longrepr(status: str, name: str, message: str, excinfo) -> str:
         """What pytest prints for a failed cell: no traceback for TODO, a short one otherwise."""
         if status == "TODO" or excinfo is None:
-            return f"{status} {name}: {message}"
+            return f"{status}: {message}"
         text = failure_text(excinfo)
         frames = short_traceback(text)
         parts = [f"{status} {name}", frames, message] if frames else [f"{status} {name}", message]
@@ -297,6 +297,8 @@ class ExerciseReport:
                 continue
             message = _explain(cell.status, cell.message, cells, number)
             first, *rest = message.splitlines() or [""]
+            if first.startswith(cell.name):  # 'Exercise 0.1 (x) — not implemented yet', once
+                first = first[len(cell.name) :].strip()
             row = f"  {cell.status:<5}  " + " — ".join(filter(None, [cell.name, first]))
             terminal.write_line(row, **STATUS_COLOUR[cell.status])
             for line in rest[: MESSAGE_LINES - 1]:
