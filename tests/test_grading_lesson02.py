@@ -35,7 +35,7 @@ def test_hz_to_mel_with_only_the_htk_formula_fails_on_slaney():
     with pytest.raises(
         AssertionError,
         match=r"hz_to_mel\(.*, False\): element \[1\] is 150.489, expected 1.5 \(10 of 11 "
-        r"elements differ\)\nHint: Slaney",
+        r"elements differ\)\nWhat is wrong: on the Slaney scale \(htk=False\) values on both sides",
     ):
         lesson02.check_hz_to_mel(htk_only)
 
@@ -49,7 +49,9 @@ def test_hz_to_mel_with_the_log_branch_off_by_the_offset_fails():
             f >= 1000, 27 * np.log(np.maximum(f, 1000) / 1000) / np.log(6.4), f / (200 / 3)
         )
 
-    with pytest.raises(AssertionError, match=r"element \[4\] is 0, expected 15"):
+    with pytest.raises(
+        AssertionError, match=r"element \[4\] is 0, expected 15.*\nWhat is wrong: .*at or above 1000 Hz"
+    ):
         lesson02.check_hz_to_mel(no_offset)
 
 
@@ -60,7 +62,7 @@ def test_filterbank_without_normalization_fails_with_the_hint():
     with pytest.raises(
         AssertionError,
         match=r"mel_filterbank\(22050, 1024, 80, 0.0, 8000.0\): element \[0, 1\] .*\n"
-        r"Hint: n_mels \+ 2 edges.*2 / \(edge\[m \+ 2\] - edge\[m\]\)",
+        r"What is wrong: every filter has the right shape but the wrong height",
     ):
         lesson02.check_mel_filterbank(unnormalized)
 
@@ -102,7 +104,8 @@ def test_unnormalized_dct_fails_and_missing_lifter_fails():
 
     with pytest.raises(
         AssertionError,
-        match=r"mfcc_from_log_mel\(.*, 5, 22.0\): element \[0, 0\] .*\nHint: C\[k, n\]",
+        match=r"mfcc_from_log_mel\(.*, 5, 22.0\): element \[0, 0\] .*\n"
+        r"What is wrong: with lifter=22.0 your coefficients are the unliftered ones",
     ):
         lesson02.check_mfcc(ignores_lifter)
 
@@ -121,7 +124,7 @@ def test_difference_function_with_a_shrinking_window_fails():
     with pytest.raises(
         AssertionError,
         match=r"difference_function\(numpy.ndarray\(shape=\(1, 8\).*, 3\): "
-        r"element \[0, 1\] is 7, expected 5 .*\nHint: W = frame_length - max_lag",
+        r"element \[0, 1\] is 7, expected 5 .*\nWhat is wrong: your sums are too large from lag 1",
     ):
         lesson02.check_difference_function(shrinking_window)
 

@@ -31,7 +31,7 @@ def test_probability_space_forward_fails_on_the_long_sequence():
         AssertionError, match=r"(?s)forward\(.*shape=\(400, 3\).*Stay in log space"
     ) as error:
         lesson03.check_forward(forward)
-    assert "element [0][" in str(error.value)  # log_alpha goes wrong once alpha is subnormal
+    assert "log_alpha element [" in str(error.value)  # log_alpha goes wrong once alpha is subnormal
 
 
 def test_forward_returning_only_alpha_fails_naming_the_type():
@@ -42,7 +42,9 @@ def test_forward_returning_only_alpha_fails_naming_the_type():
             log_alpha[t] = logsumexp(log_alpha[t - 1][:, None] + log_A, axis=0) + log_B[t]
         return log_alpha
 
-    with pytest.raises(AssertionError, match="is a numpy.ndarray, expected a tuple"):
+    with pytest.raises(
+        AssertionError, match=r"result is numpy.ndarray\(shape=.*\), expected a tuple of 2: \(log_alpha, log_likelihood\)"
+    ):
         lesson03.check_forward(forward)
 
 
@@ -53,7 +55,7 @@ def test_frame_by_frame_argmax_is_not_viterbi():
 
     with pytest.raises(
         AssertionError,
-        match=r"(?s)viterbi\(.*element \[1\] is -2.12026, expected -4.19174.*Hint: log_delta",
+        match=r"(?s)viterbi\(.*: log_score is -2.12026, expected -4.19174.*What is wrong: your score -2.12026 is higher",
     ):
         lesson03.check_viterbi(greedy)
 
@@ -67,7 +69,8 @@ def test_dividing_by_all_frames_occupancy_fails():
         )  # includes frame T-1
 
     with pytest.raises(
-        AssertionError, match=r"(?s)reestimate_transitions\(.*element \[0, 0\] is 0.44.*Hint: log ξ"
+        AssertionError,
+        match=r"(?s)reestimate_transitions\(.*element \[0, 0\] is 0.44.*What is wrong: the rows of your new A",
     ):
         lesson03.check_reestimate_transitions(reestimate)
 

@@ -37,9 +37,24 @@ def check_hz_to_mel(student_hz_to_mel: Callable) -> None:
     )
     check_function(
         student_hz_to_mel, dsp.hz_to_mel, cases, name="hz_to_mel", atol=1e-9, rtol=1e-9,
-        hint="Slaney (htk=False): f / (200 / 3) below 1000 Hz; above, 15 + log(f / 1000) * 27 / log(6.4). "
-        "HTK (htk=True): 2595 * log10(1 + f / 700). Work elementwise on the array (np.where).",
+        hint="the two scales are different formulas: Slaney's is linear below 1000 Hz and "
+        "logarithmic above, and both pieces meet at 1000 Hz; HTK's is one logarithmic formula. "
+        "Compute elementwise on the whole array.",
+        diagnose=_diagnose_hz_to_mel,
     )  # fmt: skip
+
+
+def _diagnose_hz_to_mel(actual, expected, case) -> str | None:
+    """Which scale, and which side of 1000 Hz, the wrong elements are on."""
+    frequencies, htk = case
+    wrong = ~np.isclose(np.asarray(actual, dtype=np.float64), expected, atol=1e-9, rtol=1e-9)
+    if htk:
+        return "the HTK scale (htk=True) is wrong"
+    low, high = wrong[frequencies < 1000].any(), wrong[frequencies >= 1000].any()
+    if low and high:
+        return "on the Slaney scale (htk=False) values on both sides of 1000 Hz are wrong"
+    side = "below" if low else "at or above"
+    return f"on the Slaney scale (htk=False) only frequencies {side} 1000 Hz are wrong"
 
 
 def _filterbank_reference(
@@ -64,10 +79,27 @@ def check_mel_filterbank(student_mel_filterbank: Callable) -> None:
     )  # fmt: skip
     check_function(
         student_mel_filterbank, _filterbank_reference, cases, name="mel_filterbank", atol=1e-10, rtol=1e-7,
-        hint="n_mels + 2 edges evenly spaced in mel (Slaney) from fmin to fmax, back to Hz; filter m "
-        "rises from edge m to m + 1 and falls to m + 2, evaluated at np.fft.rfftfreq(n_fft, 1 / sr) "
-        "(not at rounded bin indices); then multiply filter m by 2 / (edge[m + 2] - edge[m]).",
+        hint="check, in order: the band edges are evenly spaced on the mel scale (Slaney's), not in "
+        "Hz; each triangle is evaluated at the exact frequency of every FFT bin, not at rounded bin "
+        "indices; each triangle is scaled so that wider filters are lower (Slaney normalization).",
+        diagnose=_diagnose_filterbank,
     )  # fmt: skip
+
+
+def _diagnose_filterbank(actual, expected, case) -> str | None:
+    """Rows off by one factor each: the normalization; otherwise, which filter goes wrong first."""
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected)
+    if actual.shape != expected.shape:
+        return f"the filterbank is (n_mels, n_fft // 2 + 1) = {expected.shape}"
+    ratios = []
+    for got, want in zip(actual, expected, strict=True):
+        support = want > 1e-12
+        if support.any() and (np.abs(got[~support]) < 1e-12).all():
+            ratios.append(got[support] / want[support])
+    if len(ratios) == len(expected) and all(np.ptp(r) < 1e-6 * np.abs(r).max() for r in ratios):
+        return "every filter has the right shape but the wrong height: look at the normalization"
+    first = int(np.argmax((~np.isclose(actual, expected, atol=1e-10, rtol=1e-7)).any(axis=1)))
+    return f"filter {first} is the first wrong one (of {len(expected)})"
 
 
 def _mfcc_reference(log_mel_db: np.ndarray, n_mfcc: int = 13, lifter: float = 0.0) -> np.ndarray:
@@ -90,10 +122,28 @@ def check_mfcc(student_mfcc_from_log_mel: Callable) -> None:
     )  # fmt: skip
     check_function(
         student_mfcc_from_log_mel, _mfcc_reference, cases, name="mfcc_from_log_mel", atol=1e-8, rtol=1e-8,
-        hint="C[k, n] = cos(pi * k * (2n + 1) / (2 N)) over the N mel bands, row 0 scaled by sqrt(1 / N) "
-        "and the others by sqrt(2 / N); mfcc = C[:n_mfcc] @ log_mel_db; with lifter L > 0 multiply "
-        "row k (k = 0, 1, ...) by 1 + (L / 2) sin(pi (k + 1) / L).",
+        hint="the DCT-II is taken along the mel axis (each frame separately) and must be orthonormal: "
+        "its first row is scaled differently from the others. The lifter (when L > 0) reweights "
+        "coefficient k, counting from 0, by the lesson's sine formula.",
+        diagnose=_diagnose_mfcc,
     )  # fmt: skip
+
+
+def _diagnose_mfcc(actual, expected, case) -> str | None:
+    """Which coefficients are wrong: c0 only, every coefficient by one factor, only with a lifter."""
+    log_mel_db, n_mfcc, lifter = case
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected)
+    if actual.shape != expected.shape:
+        return f"the result is (n_mfcc, n_frames) = {expected.shape}"
+    wrong_rows = (~np.isclose(actual, expected, atol=1e-8, rtol=1e-8)).any(axis=1)
+    unliftered = _mfcc_reference(log_mel_db, n_mfcc, 0.0)
+    if lifter > 0 and np.allclose(actual, unliftered, atol=1e-8, rtol=1e-8):
+        return f"with lifter={lifter} your coefficients are the unliftered ones"
+    if wrong_rows[0] and not wrong_rows[1:].any():
+        return "only coefficient 0 is wrong"
+    if not wrong_rows[0] and wrong_rows[1:].all():
+        return "coefficient 0 is right but every other coefficient is wrong"
+    return None
 
 
 def _periodic_frames(rng: np.random.Generator) -> tuple:
@@ -122,6 +172,19 @@ def check_difference_function(student_difference_function: Callable) -> None:
     check_function(
         student_difference_function, yin.difference_function_reference, cases,
         name="difference_function", atol=1e-9, rtol=1e-9,
-        hint="W = frame_length - max_lag; d[f, τ] = sum over j < W of (x_f[j] - x_f[j + τ])², the same W "
-        "for every lag; d[:, 0] = 0; the result is (n_frames, max_lag + 1).",
+        hint="YIN's Eq. 6 sums over a window of the same length W for every lag, so that lags compare "
+        "fairly (W leaves room for the largest lag inside the frame); lag 0 is included.",
+        diagnose=_diagnose_difference,
     )  # fmt: skip
+
+
+def _diagnose_difference(actual, expected, case) -> str | None:
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected)
+    if actual.shape != expected.shape:
+        return f"the result is (n_frames, max_lag + 1) = {expected.shape}, lag 0 included"
+    wrong_lags = (~np.isclose(actual, expected, atol=1e-9, rtol=1e-9)).any(axis=0)
+    if wrong_lags[0]:
+        return "d at lag 0 is wrong: a frame differs from itself by nothing"
+    if (actual[:, 1:] >= expected[:, 1:] - 1e-9).all():
+        return f"your sums are too large from lag {int(np.argmax(wrong_lags))} on: too many terms"
+    return f"the first wrong lag is {int(np.argmax(wrong_lags))}"

@@ -21,21 +21,21 @@ from minispeech.grading.checks import check_function, random_cases
 from minispeech.hmm import left_to_right_transitions, transition_counts
 
 FORWARD_HINT = (
-    "log_alpha[0] = log_pi + log_B[0]; then log_alpha[t, j] = logsumexp over i of "
-    "(log_alpha[t-1, i] + log_A[i, j]), plus log_B[t, j] (scipy.special.logsumexp(..., axis=0) "
-    "handles -inf entries); the log-likelihood is logsumexp(log_alpha[-1]). Stay in log space: "
-    "exp(...) of a long sequence underflows to 0. Return (log_alpha, log_likelihood)."
+    "α at frame t sums, over every state of frame t - 1, the ways to arrive in each state, then "
+    "accounts for frame t's emission; frame 0 starts from the initial probabilities. In log space "
+    "a sum of probabilities is a log-sum-exp, which must tolerate -inf (impossible transitions). "
+    "Stay in log space: exp(...) of a long sequence underflows to 0."
 )
 VITERBI_HINT = (
-    "log_delta[0] = log_pi + log_B[0]; scores = log_delta[t-1][:, None] + log_A is (from i, to j); "
-    "back_pointer[t] = argmax over axis 0; log_delta[t] = max over axis 0 + log_B[t]. Then start from "
-    "argmax(log_delta[-1]) and follow the back-pointers to frame 0. Return (path int array (T,), "
-    "log_delta[-1].max())."
+    "Viterbi is the forward recursion with the sum over previous states replaced by a max; "
+    "remember, for every frame and state, which previous state won, and read the path backwards "
+    "from the best final state. The score is the best final log-probability."
 )
 TRANSITIONS_HINT = (
-    "log ξ_t(i, j) = log_alpha[t, i] + log_A[i, j] + log_B[t+1, j] + log_beta[t+1, j] - log p(O) for "
-    "t = 0..T-2, with log p(O) = logsumexp(log_alpha[-1]); sum exp(log ξ) over t and divide each row "
-    "by its sum (= Σ_t γ_t(i) over t = 0..T-2). Return probabilities, not logs."
+    "the new A[i, j] is the expected number of i -> j transitions divided by the expected number "
+    "of transitions out of i, both summed over the T - 1 frame pairs; ξ_t(i, j) combines α at t, "
+    "the transition, the emission at t + 1 and β at t + 1, normalized by p(O). Return "
+    "probabilities, not logs."
 )
 
 
@@ -76,8 +76,26 @@ def check_forward(student_forward: Callable) -> None:
     cases = _fixed_models() + random_cases(31, 20, _random_model)
     check_function(
         student_forward, hmm_forward_reference, cases, name="forward", atol=1e-8, rtol=1e-9,
-        hint=FORWARD_HINT,
+        hint=FORWARD_HINT, parts=("log_alpha", "log_likelihood"), diagnose=_diagnose_forward,
     )  # fmt: skip
+
+
+def _diagnose_forward(actual, expected, case) -> str | None:
+    log_alpha, _ = actual
+    expected_alpha, _ = expected
+    log_alpha = np.asarray(log_alpha, dtype=np.float64)
+    if log_alpha.shape != expected_alpha.shape:
+        return f"log_alpha is (T, N) = {expected_alpha.shape}"
+    if np.isnan(log_alpha).any():
+        return "log_alpha holds NaN where the reference has -inf (a log-sum-exp of -inf terms)"
+    wrong = ~np.isclose(log_alpha, expected_alpha, atol=1e-8, rtol=1e-9)
+    if wrong[0].any():
+        return "frame 0 of log_alpha is already wrong"
+    if wrong.any():
+        first = int(np.argmax(wrong.any(axis=1)))
+        return (f"log_alpha is right up to frame {first - 1} and wrong from frame {first} "
+                f"(of {len(wrong)})")  # fmt: skip
+    return "log_alpha is right but the log-likelihood is not: it sums over the final states"
 
 
 def check_viterbi(student_viterbi: Callable) -> None:
@@ -86,8 +104,23 @@ def check_viterbi(student_viterbi: Callable) -> None:
     cases = _fixed_models() + random_cases(32, 20, _random_model)
     check_function(
         student_viterbi, viterbi_reference, cases, name="viterbi", atol=1e-8, rtol=1e-9,
-        hint=VITERBI_HINT,
+        hint=VITERBI_HINT, parts=("path", "log_score"), diagnose=_diagnose_viterbi,
     )  # fmt: skip
+
+
+def _diagnose_viterbi(actual, expected, case) -> str | None:
+    path, score = actual
+    expected_path, expected_score = expected
+    path = np.asarray(path)
+    if path.shape == expected_path.shape and (path[::-1] == expected_path).all():
+        return "your path is the right one read backwards"
+    score_right = np.isclose(float(score), expected_score, atol=1e-8, rtol=1e-9)
+    if score_right:
+        return "the score is right but the path is not: look at the back-pointers and the trace-back"
+    if float(score) > expected_score:
+        return (f"your score {float(score):.6g} is higher than the best path's {expected_score:.6g}: "
+                "it does not belong to one path through the allowed transitions")  # fmt: skip
+    return f"your score {float(score):.6g} is lower than the best path's {expected_score:.6g}"
 
 
 def reestimate_transitions_reference(
@@ -113,4 +146,16 @@ def check_reestimate_transitions(student_reestimate_transitions: Callable) -> No
     check_function(
         student_reestimate_transitions, reestimate_transitions_reference, cases,
         name="reestimate_transitions", atol=1e-9, rtol=1e-7, hint=TRANSITIONS_HINT,
+        diagnose=_diagnose_transitions,
     )  # fmt: skip
+
+
+def _diagnose_transitions(actual, expected, case) -> str | None:
+    actual = np.asarray(actual, dtype=np.float64)
+    if actual.shape != expected.shape:
+        return f"the new A is (N, N) = {expected.shape}"
+    if (actual <= 0).any() and (expected > 0).all():
+        return "some entries are <= 0: are these logs instead of probabilities?"
+    if not np.allclose(actual.sum(axis=1), 1.0, atol=1e-9):
+        return "the rows of your new A do not sum to 1"
+    return "each row sums to 1, but the transitions are shared out differently"
