@@ -59,10 +59,35 @@ def check_ctc_log_alpha(student_ctc_log_alpha: Callable) -> None:
     cases += random_cases(4, 25, _alpha_case)
     check_function(
         student_ctc_log_alpha, ctc_log_alpha_reference, cases, name="ctc_log_alpha", atol=1e-9,
-        hint="states are l' = (blank, y1, blank, y2, ..., blank); α_0 starts in states 0 and 1 "
-        "only; state s comes from s, s-1, and s-2 only when l'[s] is a label different from "
-        "l'[s-2]; add log p_t(l'_s) after the log-sum-exp; unreachable cells stay -inf.",
+        hint="think of the lattice figure: a path may stay in a state, advance by one, or skip the "
+        "blank in between only when the state l'[s] holds a label different from l'[s-2] (the "
+        "label two states back); the first frame can only start at the beginning; every cell "
+        "no path reaches stays -inf.",
+        diagnose=_diagnose_alpha,
     )  # fmt: skip
+
+
+def _diagnose_alpha(actual, expected, case) -> str | None:
+    """Where in the lattice the first wrong cell is, and what kind of state it is."""
+    _, target = case
+    actual = np.asarray(actual, dtype=np.float64)
+    if actual.shape != expected.shape:
+        return f"log α is (T, 2S + 1) = {expected.shape} for a target of {len(target)} labels"
+    if np.isnan(actual).any():
+        return "log α holds NaN where the reference has -inf (a log-sum-exp of -inf terms)"
+    unreachable = np.isneginf(expected) & ~np.isneginf(actual)
+    if unreachable.any():
+        t, state = (int(i) for i in np.argwhere(unreachable)[0])
+        return f"cell (frame {t}, state {state}) is reachable in yours but no path reaches it"
+    wrong = ~np.isclose(actual, expected, atol=1e-9, rtol=1e-5, equal_nan=True)
+    t, state = (int(i) for i in np.argwhere(wrong)[0])
+    if state % 2 == 0:
+        kind = "a blank state"
+    elif state >= 3 and target[state // 2] == target[state // 2 - 1]:
+        kind = f"a label state repeating the label two states back ({int(target[state // 2])})"
+    else:
+        kind = f"a label state ({int(target[state // 2])})"
+    return f"the first wrong cell is frame {t}, state {state}: {kind}"
 
 
 def check_greedy_decode(student_greedy_decode: Callable) -> None:
@@ -80,9 +105,26 @@ def check_greedy_decode(student_greedy_decode: Callable) -> None:
     cases += random_cases(5, 20, lambda rng: (_peaky_log_probs(rng, int(rng.integers(1, 30)), 5),))
     check_function(
         student_greedy_decode, greedy_decode, cases, name="greedy_decode",
-        hint="take the argmax of every frame, merge runs of the same id, then drop the blank "
-        "(id 0); a label repeated after a blank counts twice. Return a list of ints.",
+        hint="best-path decoding takes each frame's most probable id, then collapses the path: "
+        "merge runs of the same id, and remove blanks; a blank between two equal labels keeps "
+        "both. Return a list of ints.",
+        diagnose=_diagnose_greedy,
     )  # fmt: skip
+
+
+def _diagnose_greedy(actual, expected, case) -> str | None:
+    (log_probs,) = case
+    path = [int(i) for i in np.argmax(log_probs, axis=1)]
+    unmerged = [i for i in path if i != 0]
+    across = [i for n, i in enumerate(unmerged) if n == 0 or i != unmerged[n - 1]]
+    actual = [int(i) for i in actual]
+    if 0 in actual:
+        return "your labels contain the blank (id 0)"
+    if actual == unmerged and unmerged != expected:
+        return f"the frame-wise best path is {path}: its repeated labels are not merged"
+    if actual == across and across != expected:
+        return f"the frame-wise best path is {path}: you merged equal labels across a blank"
+    return f"the frame-wise best path is {path}"
 
 
 def check_prefix_beam_search(student_prefix_beam_search: Callable) -> None:
@@ -99,9 +141,11 @@ def check_prefix_beam_search(student_prefix_beam_search: Callable) -> None:
     )  # fmt: skip
     check_function(
         student_prefix_beam_search, prefix_beam_search, cases, name="prefix_beam_search",
-        hint="keep two log-probabilities per prefix (paths ending in blank, paths ending in its last "
-        "label); a repeated label extends the prefix only from paths ending in blank; merge "
-        "equal prefixes with logaddexp; keep the beam_size best by logaddexp of the two.",
+        hint="a prefix's probability sums every path that collapses to it, so keep it in two parts: "
+        "paths ending in a blank and paths ending in the prefix's last label; the same label "
+        "again extends the prefix only after a blank. Different paths reaching the same prefix "
+        "add up (in log space) before the beam is pruned.",
+        diagnose=_diagnose_beam,
     )  # fmt: skip
 
     lm = CharNgramLM(order=3).fit(LM_SENTENCES)
@@ -113,6 +157,20 @@ def check_prefix_beam_search(student_prefix_beam_search: Callable) -> None:
     )  # fmt: skip
     check_function(
         student_prefix_beam_search, prefix_beam_search, lm_cases, name="prefix_beam_search with an LM",
-        hint="when prefix y grows by label c add lm_weight * lm.next_log_probs(y)[c] + "
-        "insertion_bonus; at the end rank by the beam score + lm_weight * lm.end_log_prob(y).",
+        hint="the LM enters twice: each time a prefix grows by a label (its weighted log-probability "
+        "of that label after the prefix, plus the insertion bonus), and once at the end, for "
+        "ending the sentence there (lm.end_log_prob).",
+        diagnose=_diagnose_beam,
     )  # fmt: skip
+
+
+def _diagnose_beam(actual, expected, case) -> str | None:
+    from minispeech.decoding import greedy_decode
+
+    log_probs = case["log_probs"] if isinstance(case, dict) else case[0]
+    best_path = greedy_decode(log_probs)
+    if [int(i) for i in actual] == best_path and best_path != list(expected):
+        return ("you return the best path's labels (what greedy decoding gives); the beam should "
+                "find the most probable labeling, summed over all its paths")  # fmt: skip
+    shape = f"log_probs of shape {tuple(log_probs.shape)}"
+    return f"on {shape} you decode {list(actual)}, the reference {list(expected)}"

@@ -17,9 +17,37 @@ import numpy as np
 from minispeech.grading.checks import check_function, random_cases
 
 MASK_HINT = (
-    "padded keys (mask False) must get weight exactly 0: fill their energies with -inf before "
-    "the softmax (or use minispeech.nn.attention.masked_softmax)."
+    "Padded keys (mask False) must get weight exactly 0, so they leave the softmax before it is "
+    "taken (an energy of -inf), not after."
 )
+ATTENTION_PARTS = ("context", "weights")
+
+
+def _diagnose_attention(actual, expected, case) -> str | None:
+    """The property of the attention weights that fails: rows summing to 1, masked keys, context."""
+    import torch
+
+    context, weights = actual
+    if not isinstance(weights, torch.Tensor) or weights.shape != expected[1].shape:
+        return f"the weights are (B, T_k) = {tuple(expected[1].shape)}, one row per query"
+    weights = weights.detach().double()
+    row_sums = weights.sum(dim=-1)
+    mask = case["mask"]
+    if not torch.allclose(row_sums, torch.ones_like(row_sums), atol=1e-8):
+        sums = ", ".join(f"{value:.4g}" for value in row_sums.tolist())
+        if mask is not None and (weights[~mask] == 0).all():
+            return (f"rows of the attention weights do not sum to 1 (row sums {sums}): the padded "
+                    "keys were zeroed after the softmax, not left out of it")  # fmt: skip
+        return (f"rows of the attention weights do not sum to 1 (row sums {sums}): "
+                "is the softmax taken over the keys?")  # fmt: skip
+    if mask is not None and (weights[~mask].abs() > 0).any():
+        return "padded keys (mask False) get weight: the mask must act before the softmax"
+    if not torch.allclose(weights, expected[1].double(), atol=1e-10):
+        return "the weights sum to 1 but differ: look at how the energies are computed"
+    own_context = (weights[:, :, None] * case["values"].double()).sum(dim=1)
+    if isinstance(context, torch.Tensor) and not torch.allclose(context.double(), own_context, atol=1e-10):
+        return "the weights are right but the context is not the weighted sum of the values"
+    return None
 
 
 def _tensor(array: np.ndarray):
@@ -92,9 +120,10 @@ def check_additive_attention(student_additive_attention: Callable) -> None:
     cases += random_cases(51, 12, lambda rng: _attention_case("content", rng))
     check_function(
         student_additive_attention, reference, cases, name="additive_attention", atol=1e-10,
-        hint="energies e = attention.energy(tanh(attention.query_projection(query)[:, None, :] + "
-        "attention.key_projection(keys))).squeeze(-1), shape (B, T_k); weights = softmax over T_k; "
-        "context = weights @ values, shape (B, C_v). " + MASK_HINT,
+        parts=ATTENTION_PARTS, diagnose=_diagnose_attention,
+        hint="the energy of a key comes from the projected query and the projected key, added, "
+        "squashed by tanh and scored by the energy layer; the weights are a softmax over the "
+        "keys; the context averages the values with those weights. " + MASK_HINT,
     )  # fmt: skip
 
 
@@ -113,11 +142,30 @@ def check_location_sensitive_attention(student_location_sensitive_attention: Cal
     cases += random_cases(52, 12, lambda rng: _attention_case("location", rng))
     check_function(
         student_location_sensitive_attention, reference, cases, name="location_sensitive_attention",
-        atol=1e-10,
-        hint="location features: attention.location_conv(cumulative_weights[:, None, :]) is (B, filters, "
-        "T_k); transpose to (B, T_k, filters) and apply attention.location_projection; add them to "
-        "W q + U k inside the tanh. " + MASK_HINT,
+        atol=1e-10, parts=ATTENTION_PARTS, diagnose=_diagnose_location,
+        hint="the location term is what makes this attention location-sensitive: "
+        "attention.location_conv reads the cumulative weights as a one-channel signal over the "
+        "keys, attention.location_projection maps its filters to the attention size, and the "
+        "result joins the query and key terms inside the tanh. " + MASK_HINT,
     )  # fmt: skip
+
+
+def _diagnose_location(actual, expected, case) -> str | None:
+    import torch
+
+    from minispeech.nn.attention import AdditiveAttention
+
+    problem = _diagnose_attention(actual, expected, case)
+    if problem and not problem.startswith("the weights sum to 1 but differ"):
+        return problem
+    attention = case["attention"]
+    with torch.no_grad():
+        _, content_only = AdditiveAttention.forward(
+            attention, case["query"], case["keys"], case["values"], case["mask"]
+        )
+    if torch.allclose(actual[1].detach().double(), content_only.double(), atol=1e-10):
+        return "your weights ignore the cumulative weights: the location term is missing"
+    return problem
 
 
 def _decoder_case(attention: str, rng: np.random.Generator) -> dict:
@@ -159,9 +207,32 @@ def check_decoder_step(student_decoder_step: Callable) -> None:
     cases += random_cases(54, 4, lambda rng: _decoder_case("content", rng))
     check_function(
         student_decoder_step, reference, cases, name="decoder_step", atol=1e-10,
-        hint="input = cat([speller.embedding(previous_tokens), state.context], -1); (hidden, cell) = "
-        "speller.cell(input, (state.hidden, state.cell)); context, weights = speller.attend(hidden, "
-        "encoder, state.cumulative_weights, encoder_mask, projected_keys); logits = speller.classifier("
-        "tanh(speller.output_hidden(speller.dropout(cat([hidden, context], -1))))); the new state is "
-        "DecoderState(hidden, cell, context, state.cumulative_weights + weights, weights).",
+        parts=("logits", "state"), diagnose=_diagnose_decoder_step,
+        hint="one step in the order of the lesson's figure: the LSTM cell reads the previous "
+        "token's embedding together with the previous step's context; its new hidden state is "
+        "the attention query; the output layers see the new hidden state and the new context; "
+        "the new state carries the running sum of all attention weights so far.",
     )  # fmt: skip
+
+
+def _diagnose_decoder_step(actual, expected, case) -> str | None:
+    """The first wrong part of the new state, in the order a step computes them."""
+    import torch
+
+    _, state = actual
+    _, expected_state = expected
+    meaning = {
+        "hidden": "the LSTM cell's new hidden state (its inputs or its previous state are wrong)",
+        "cell": "the LSTM cell's new memory",
+        "context": "the new context (the attention query is the new hidden state)",
+        "weights": "this step's attention weights",
+        "cumulative_weights": "the cumulative attention weights (the previous sum plus this step's)",
+    }
+    for field in ("hidden", "cell", "weights", "context", "cumulative_weights"):
+        got = getattr(state, field, None)
+        want = getattr(expected_state, field)
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+            return f"state.{field} is missing or has the wrong shape; expected {tuple(want.shape)}"
+        if not torch.allclose(got.detach().double(), want.double(), atol=1e-10):
+            return f"the first wrong part of the new state is state.{field}: {meaning[field]}"
+    return "the new state is right; the logits are not: look at the output layers' input"

@@ -56,10 +56,38 @@ def check_scaled_dot_product_attention(student_attention: Callable) -> None:
                                    F.scaled_dot_product_attention(query, key, value, attn_mask=mask))  # fmt: skip
     check_function(
         student_attention, scaled_dot_product_attention, cases, name="scaled_dot_product_attention",
-        atol=1e-5, rtol=1e-4,
-        hint="scores = query @ key.transpose(-2, -1) / sqrt(D) with D = query.shape[-1]; masked keys "
-        "(mask False) get -inf before the softmax over the LAST axis (the keys); then weights @ value.",
+        atol=1e-5, rtol=1e-4, diagnose=_diagnose_attention,
+        hint="each query scores every key by a dot product scaled by 1 / sqrt(D), D the size of a "
+        "query; masked keys (mask False) leave the softmax before it is taken; the softmax runs "
+        "over the keys; the output mixes the values with those weights.",
     )  # fmt: skip
+
+
+def _diagnose_attention(actual, expected, case) -> str | None:
+    """Which variant of attention the student's output equals: unscaled, unmasked, wrong axis."""
+    import torch
+
+    from minispeech.nn.transformer import scaled_dot_product_attention
+
+    query, key, value, mask = case
+    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
+        return f"the output is (..., T_q, D_v) = {tuple(expected.shape)}"
+    size = query.shape[-1]
+    variants = {
+        "your scores are not divided by sqrt(D)": scaled_dot_product_attention(
+            query * size**0.5, key, value, mask),
+        "masked keys still get weight": scaled_dot_product_attention(query, key, value),
+    }  # fmt: skip
+    scores = query @ key.transpose(-2, -1) / size**0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    variants["the softmax runs over the queries instead of the keys"] = (
+        torch.softmax(scores, dim=-2).nan_to_num() @ value
+    )
+    for words, variant in variants.items():
+        if torch.allclose(actual.float(), variant.float(), atol=1e-5, rtol=1e-4):
+            return words
+    return None
 
 
 def projection_weights(attention) -> dict:
@@ -148,11 +176,26 @@ def check_multi_head_attention(student_multi_head_attention: Callable) -> None:
         )
     check_function(
         student_multi_head_attention, torch_multi_head_attention, cases, name="multi_head_attention",
-        atol=1e-5, rtol=1e-4,
-        hint="project with x @ W.T + b; split C into (n_heads, D) and move heads before time: "
-        "(B, T, C) -> (B, H, T, D); key_mask (B, T_k) becomes (B, 1, 1, T_k); causal keeps key j <= query i; "
-        "attend per head, merge back to (B, T_q, C), then the output projection.",
+        atol=1e-5, rtol=1e-4, diagnose=_diagnose_multi_head,
+        hint="look at the head split/merge figure: after the projections each head owns a "
+        "contiguous slice of the channels and attends on its own; the key mask must broadcast "
+        "over heads and queries; a causal mask lets query i see keys up to i only; the heads "
+        "are merged back in the same channel order before the output projection.",
     )  # fmt: skip
+
+
+def _diagnose_multi_head(actual, expected, case) -> str | None:
+    """What kind of case failed (mask, causal, heads), and which query rows are wrong."""
+    import torch
+
+    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
+        return f"the output is (B, T_q, C) = {tuple(expected.shape)}"
+    wrong_queries = (~torch.isclose(actual.float(), expected, atol=1e-5, rtol=1e-4)).any(dim=-1)
+    rows = sorted({int(t) for t in torch.nonzero(wrong_queries)[:, 1]})
+    kind = [f"n_heads={case['n_heads']}"]
+    kind.append("causal" if case["causal"] else "not causal")
+    kind.append("with a key_mask" if case["key_mask"] is not None else "no key_mask")
+    return f"this case is {', '.join(kind)}; wrong query positions: {rows}"
 
 
 def check_sinusoidal_table(student_sinusoidal_table: Callable) -> None:
@@ -166,9 +209,26 @@ def check_sinusoidal_table(student_sinusoidal_table: Callable) -> None:
     cases = [(1, 2), (4, 2), (10, 8), (50, 16), (7, 64), (3, 128)]
     check_function(
         student_sinusoidal_table, reference, cases, name="sinusoidal_table", atol=1e-5, rtol=1e-4,
-        hint="PE[t, 2i] = sin(t / 10000^(2i / C)) and PE[t, 2i + 1] = cos(t / 10000^(2i / C)); "
-        "channels 2i and 2i + 1 share one frequency.",
+        diagnose=_diagnose_sinusoidal,
+        hint="even channels hold a sine and odd channels a cosine of the position; channels 2i and "
+        "2i + 1 share one frequency, and frequencies fall geometrically with i, from 1 down to "
+        "about 1 / 10000.",
     )  # fmt: skip
+
+
+def _diagnose_sinusoidal(actual, expected, case) -> str | None:
+    import torch
+
+    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
+        return f"the table is (n_positions, model_size) = {tuple(expected.shape)}"
+    actual = actual.float()
+    even_wrong = not torch.allclose(actual[:, 0::2], expected[:, 0::2], atol=1e-5, rtol=1e-4)
+    odd_wrong = not torch.allclose(actual[:, 1::2], expected[:, 1::2], atol=1e-5, rtol=1e-4)
+    if torch.allclose(actual[:, 0::2], expected[:, 1::2], atol=1e-5, rtol=1e-4):
+        return "your even channels hold the cosines: sin and cos are swapped"
+    if even_wrong and odd_wrong:
+        return "both the sine (even) and the cosine (odd) channels are wrong"
+    return "only the " + ("sine (even)" if even_wrong else "cosine (odd)") + " channels are wrong"
 
 
 def check_apply_rotary(student_apply_rotary: Callable) -> None:
@@ -190,7 +250,23 @@ def check_apply_rotary(student_apply_rotary: Callable) -> None:
 
     check_function(
         student_apply_rotary, reference, random_cases(6, 15, case), name="apply_rotary", atol=1e-5, rtol=1e-4,
-        hint="θ_i = 10000^(-2i / D) for i < D/2; the angle of position p (offset + t) is p θ_i, used for "
-        "channel i AND channel i + D/2; result = x cos + rotate_half(x) sin with rotate_half(x) = "
-        "cat(-x[..., D/2:], x[..., :D/2]).",
+        diagnose=_diagnose_rotary,
+        hint="this course uses the rotate-half convention (rotate_half): channel i is rotated "
+        "together with channel i + D/2, not with channel i + 1, by the angle of its absolute "
+        "position (offset + t) at frequency θ_i; a rotation keeps each pair's length.",
     )  # fmt: skip
+
+
+def _diagnose_rotary(actual, expected, case) -> str | None:
+    import torch
+
+    x, offset = case
+    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
+        return f"the result has the shape of x, {tuple(expected.shape)}"
+    half = x.shape[-1] // 2
+    norms = actual[..., :half] ** 2 + actual[..., half:] ** 2
+    if not torch.allclose(norms, x[..., :half] ** 2 + x[..., half:] ** 2, atol=1e-4, rtol=1e-3):
+        return "the pairs (i, i + D/2) change length: that is not a rotation of those pairs"
+    wrong = (~torch.isclose(actual, expected, atol=1e-5, rtol=1e-4)).any(dim=-1)
+    positions = sorted({int(t) + offset for t in torch.nonzero(wrong)[:, 2]})
+    return f"with offset={offset}, the wrong positions are {positions}"
