@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from minispeech.grading.release import enclosing_function
+
 NOTEBOOK_CELL_ID = re.compile(r"^(?P<path>.+\.ipynb)::Cell (?P<number>\d+)$")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 EXERCISE_STUB = re.compile(
@@ -108,8 +110,15 @@ def _exercises_in(source: str, lesson_number: str, count_before: int) -> list[st
     ]
     if stubs:
         return stubs
-    regions = sum(line.strip().startswith(SOLUTION_BEGIN) for line in source.splitlines())
-    return [f"{lesson_number}.{count_before + k}" for k in range(1, regions + 1)]
+    lines = source.splitlines(keepends=True)
+    names = []
+    for index, line in enumerate(lines):
+        if line.strip().startswith(SOLUTION_BEGIN):
+            title = line.strip()[len(SOLUTION_BEGIN) :].strip(" :")
+            title = title or enclosing_function(lines, index) or ""
+            number = f"{lesson_number}.{count_before + len(names) + 1}"
+            names.append(f"{number} ({title})" if title else number)
+    return names
 
 
 def _heading(source: str) -> str:
@@ -135,6 +144,8 @@ def locate_cell(cells: list, index: int, path: str) -> tuple[str, str]:
     source = source if isinstance(source, str) else "".join(source)
     if not is_test_cell(source) or not last_exercises:
         return "", heading
+    if len(last_exercises) == 1 and "(" in last_exercises[0]:
+        return f"Exercise {last_exercises[0]}", heading  # 'Exercise 2.3 (mfcc_from_log_mel)'
     test_name = cell_label(source).removeprefix("# TEST:").strip()
     plural = "Exercises" if len(last_exercises) > 1 else "Exercise"
     numbers = ", ".join(name.split(" ")[0] for name in last_exercises)
