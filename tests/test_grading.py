@@ -23,6 +23,7 @@ from minispeech.grading import (
     random_cases,
 )
 from minispeech.grading.__main__ import main as grading_main
+from minispeech.grading.checks import describe_call
 from minispeech.grading.release import (
     NotebookError,
     clean_notebook,
@@ -602,3 +603,65 @@ def test_expect_todo_turns_only_unfinished_exercises_into_xfail(pytester):
     assert "XFAIL 00_unsolved.ipynb::Cell 3" in summary
     assert "FAILED 00_broken.ipynb::Cell 4" in summary
     assert "FAILED 00_unsolved" not in summary
+
+
+# --- readable failures (issue 10) --------------------------------------------------------------
+
+
+def test_returned_parts_and_named_tuple_fields_are_named():
+    from typing import NamedTuple
+
+    class State(NamedTuple):
+        hidden: list
+        cumulative_weights: list
+
+    expected = (np.zeros(2), State([1.0], [0.5, 0.5]))
+    actual = (np.zeros(2), State([1.0], [0.5, 0.25]))
+    with pytest.raises(
+        AssertionError, match=r"^step: state.cumulative_weights element \[1\] is 0.25, expected 0.5$"
+    ):
+        assert_close(actual, expected, "step", parts=("logits", "state"))
+    with pytest.raises(AssertionError, match=r"^f: context element \[1\] is 1, expected 0"):
+        assert_close((np.array([0.0, 1.0]), 2), (np.zeros(2), 2), "f", parts=("context", "weights"))
+    with pytest.raises(AssertionError, match=r"expected a tuple of 2: \(context, weights\)"):
+        assert_close(np.zeros(2), (np.zeros(2), 2), "f", parts=("context", "weights"))
+
+
+def test_a_length_mismatch_shows_both_short_sequences_and_the_diagnosis():
+    with pytest.raises(
+        AssertionError,
+        match=r"^beam\(2\): result has length 3, expected 2: \[1, 2, 2\], expected \[1, 2\]\n"
+        r"What is wrong: one label too many\nHint: merge\nCase 1 of 1",
+    ):
+        check_function(lambda x: [1, 2, 2], lambda x: [1, 2], [2], "beam", hint="merge",
+                       diagnose=lambda got, want, case: "one label too many")  # fmt: skip
+    args, kwargs = failed_case()
+    assert args == (2,) and kwargs == {}
+
+
+def test_a_failing_diagnosis_never_hides_the_mismatch():
+    def broken_diagnosis(got, want, case):
+        raise IndexError("the diagnosis met an answer it did not expect")
+
+    with pytest.raises(AssertionError, match=r"^f\(1\): result is 2, expected 1\nCase 1 of 1"):
+        check_function(lambda x: 2, lambda x: 1, [1], "f", diagnose=broken_diagnosis)
+
+
+def test_multi_line_reprs_are_described_in_one_line():
+    class Module:
+        def __repr__(self):
+            return "Module(\n  (layer): Linear()\n)"
+
+    assert describe_call("f", {"attention": Module()}) == "f(attention=Module(...))"
+
+
+def test_profile_banner_prints_only_under_ci(capsys):
+    from minispeech import profiles
+    from minispeech.grading import profile_banner
+
+    profile_banner(profiles.get("cpu"))
+    assert capsys.readouterr().out == ""
+    profile_banner(profiles.get("ci"))
+    printed = capsys.readouterr().out
+    assert printed.startswith("ci profile: numbers below are smoke-test numbers")
+    assert printed.count("\n") == 1
