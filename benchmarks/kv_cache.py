@@ -60,7 +60,7 @@ def main() -> None:
         model = TransformerASR(config).eval()
         with torch.no_grad():
             model.classifier.bias[EOS_ID] = -1e4  # never stop early: exactly n_tokens steps
-        features = torch.randn(BATCH_SIZE, n_frames, config.encoder.mel.n_mels)
+        features = torch.randn(BATCH_SIZE, n_frames, config.mel.n_mels)  # (B, T_mel, n_mels)
         lengths = torch.full((BATCH_SIZE,), n_frames)
         cached, cached_tokens = tokens_per_second(model, features, lengths, use_cache=True)
         uncached, uncached_tokens = tokens_per_second(model, features, lengths, use_cache=False)

@@ -1,5 +1,6 @@
 """Tests for minispeech.decoding: greedy and prefix beam search against brute-force enumeration
-of every CTC path on tiny inputs, and the character n-gram LM's probabilities."""
+of every CTC path on tiny inputs, the character n-gram LM's probabilities, and the attention
+decoders' beam_search on a toy decoder against brute-force enumeration, best() and rank()."""
 
 import itertools
 import math
@@ -11,7 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from minispeech.decoding import CharNgramLM, collapse, greedy_decode, prefix_beam_search
+from minispeech.decoding import (
+    CharNgramLM,
+    Hypothesis,
+    beam_search,
+    best,
+    collapse,
+    greedy_decode,
+    prefix_beam_search,
+    rank,
+)
 from minispeech.text import characters
 
 
@@ -36,11 +46,15 @@ def labeling_log_probs(log_probs: np.ndarray, blank: int = 0, lm=None, lm_weight
     return totals
 
 
-tiny_log_probs = st.integers(1, 5).flatmap(
-    lambda frames: st.integers(2, 4).flatmap(
-        lambda vocabulary: arrays(np.float64, (frames, vocabulary), elements=st.floats(-4, 4))
+tiny_log_probs = (
+    st.integers(1, 5)
+    .flatmap(
+        lambda frames: st.integers(2, 4).flatmap(
+            lambda vocabulary: arrays(np.float64, (frames, vocabulary), elements=st.floats(-4, 4))
+        )
     )
-).map(log_softmax)
+    .map(log_softmax)
+)
 
 
 def test_collapse_merges_repeats_then_drops_blanks():
@@ -142,7 +156,9 @@ def test_lm_fixes_an_acoustically_ambiguous_character():
         log_probs[t, 0] = math.log(max(1e-4, 1 - sum(row.values())))
     log_probs = log_softmax(log_probs)
     assert table.decode(prefix_beam_search(log_probs, beam_size=8)) == "the cet"
-    assert table.decode(prefix_beam_search(log_probs, beam_size=8, lm=lm, lm_weight=1.0)) == "the cat"
+    assert (
+        table.decode(prefix_beam_search(log_probs, beam_size=8, lm=lm, lm_weight=1.0)) == "the cat"
+    )
 
 
 def test_bad_inputs_raise_value_error_naming_the_argument():
@@ -193,3 +209,128 @@ def test_lm_perplexity_is_lower_on_matching_text():
     lm = CharNgramLM(order=3).fit(["the cat sat on the mat"] * 5)
     assert lm.perplexity(["the cat sat"]) < lm.perplexity(["zq xv kj"])
     assert lm.perplexity(["the cat sat"]) >= 1.0
+
+
+# --- beam search for autoregressive decoders -------------------------------------------------------
+
+BOS, EOS = 1, 2  # beam_search's defaults, as in characters()
+
+
+def table_decoder(table: torch.Tensor, n_frames: int = 0):
+    """A toy decoder whose next-token log-probabilities depend only on the previous token:
+    step(previous (K,), state) -> table[previous] (K, V). Its "attention weights" (K, n_frames)
+    are the one-hot of the previous token, so a hypothesis' weight history spells what it read."""
+
+    def step(previous: torch.Tensor, state):
+        weights = torch.nn.functional.one_hot(previous, n_frames).float() if n_frames else None
+        return table[previous], weights
+
+    def select(state, rows: torch.Tensor):
+        return None if state is None else state[rows]
+
+    return step, select
+
+
+def exhaustive_best(table: np.ndarray, max_steps: int, length_penalty: float) -> float:
+    """max over every sequence y of at most max_steps - 1 tokens (no <eos>), then <eos>, of
+    log P(y, <eos>) / (|y| + 1)^length_penalty: what a beam as wide as the tree must find."""
+    vocabulary_size = table.shape[0]
+    tokens = [token for token in range(vocabulary_size) if token != EOS]
+    best_score = -math.inf
+    for length in range(max_steps):
+        for sequence in itertools.product(tokens, repeat=length):
+            previous = (BOS,) + sequence
+            score = sum(table[a, b] for a, b in zip(previous, sequence + (EOS,), strict=True))
+            best_score = max(best_score, score / (length + 1) ** length_penalty)
+    return best_score
+
+
+tables = (
+    st.integers(3, 5)
+    .flatmap(
+        lambda vocabulary: arrays(np.float64, (vocabulary, vocabulary), elements=st.floats(-4, 4))
+    )
+    .map(log_softmax)
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tables, st.integers(1, 4), st.sampled_from([0.0, 0.5, 1.0]))
+def test_a_beam_as_wide_as_the_tree_finds_the_best_length_normalized_sequence(
+    table, max_steps, length_penalty
+):
+    beam_size = table.shape[0] ** max_steps + 1  # more than every prefix the tree has
+    step, select = table_decoder(torch.tensor(table))
+    hypotheses = beam_search(step, select, None, beam_size, max_steps, BOS, EOS, length_penalty)
+    found = best(hypotheses)
+    assert found.stopped
+    # beam_search adds in float32: equal up to its rounding
+    assert math.isclose(
+        found.score, exhaustive_best(table, max_steps, length_penalty), abs_tol=1e-4
+    )
+    assert [h.score for h in hypotheses] == sorted((h.score for h in hypotheses), reverse=True)
+    for hypothesis in hypotheses:  # log_prob is the plain sum, score its normalization
+        previous = [BOS] + hypothesis.tokens
+        following = hypothesis.tokens + ([EOS] if hypothesis.stopped else [])
+        log_prob = sum(table[a, b] for a, b in zip(previous, following))  # noqa: B905 (one longer)
+        assert math.isclose(hypothesis.log_prob, log_prob, abs_tol=1e-4)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_the_length_guard_returns_unstopped_hypotheses(beam_size):
+    table = torch.log_softmax(torch.randn(5, 5, generator=torch.Generator().manual_seed(0)), dim=-1)
+    table[:, EOS] = -1e9  # a decoder that never says <eos>
+    step, select = table_decoder(table)
+    hypotheses = beam_search(step, select, None, beam_size, max_steps=6, length_penalty=1.0)
+    assert len(hypotheses) == beam_size
+    for hypothesis in hypotheses:
+        assert (
+            not hypothesis.stopped and len(hypothesis.tokens) == 6 and EOS not in hypothesis.tokens
+        )
+        assert math.isclose(hypothesis.score, hypothesis.log_prob / 6, rel_tol=1e-6)
+    greedy = [int(table[BOS].argmax())]
+    for _ in range(5):
+        greedy.append(int(table[greedy[-1]].argmax()))
+    if beam_size == 1:
+        assert hypotheses[0].tokens == greedy
+
+
+def test_attention_weights_follow_each_hypothesis_through_reordering():
+    table = torch.log_softmax(torch.randn(6, 6, generator=torch.Generator().manual_seed(3)), dim=-1)
+    step, select = table_decoder(table, n_frames=6)
+    hypotheses = beam_search(step, select, None, 4, max_steps=5, weights_of=lambda weights: weights)
+    for hypothesis in hypotheses:
+        read = [BOS] + hypothesis.tokens  # the previous token at every step, <eos>'s step included
+        assert hypothesis.attention_weights.shape == (
+            len(read) if hypothesis.stopped else len(read) - 1,
+            6,
+        )
+        assert (
+            hypothesis.attention_weights.argmax(axis=1).tolist()
+            == read[: len(hypothesis.attention_weights)]
+        )
+
+
+def test_best_prefers_hypotheses_that_stopped():
+    cut_off = Hypothesis([5, 5, 5], score=-0.1, log_prob=-0.4, stopped=False)
+    finished = [
+        Hypothesis([5], score=-2.0, log_prob=-4.0),
+        Hypothesis([6], score=-1.0, log_prob=-2.0),
+    ]
+    assert best([cut_off, *finished]) is finished[1]
+    assert best([cut_off, Hypothesis([4], score=-0.5, stopped=False)]) is cut_off  # none stopped
+    with pytest.raises(ValueError, match="no hypotheses"):
+        best([])
+    with pytest.raises(ValueError, match="beam_size"):
+        beam_search(*table_decoder(torch.zeros(3, 3)), None, beam_size=0, max_steps=3)
+
+
+def test_rank_by_length_normalized_attention_or_with_ctc_rescoring():
+    short = Hypothesis([5], log_prob=-3.0, ctc_log_prob=-1.0)  # -1.5 per token, <eos> counted
+    long = Hypothesis([5, 6, 7], log_prob=-4.0, ctc_log_prob=-9.0)  # -1.0 per token
+    assert [(h, score) for h, score in rank([short, long])] == [(long, -1.0), (short, -1.5)]
+    ranked = rank([short, long], ctc_weight=0.5)  # 0.5 log p_att + 0.5 log p_CTC
+    assert [(h, score) for h, score in ranked] == [(short, -2.0), (long, -6.5)]
+    assert rank([short, long], ctc_weight=1.0)[0][0] is short
+    with pytest.raises(ValueError, match="ctc_log_prob"):
+        rank([short, Hypothesis([4], log_prob=-1.0)], ctc_weight=0.3)

@@ -10,15 +10,19 @@ from minispeech.nn.attention import (
     AttentionConfig,
     DotProductAttention,
     LocationSensitiveAttention,
+    attention_weights,
+    causal_mask,
     guided_attention_loss,
     masked_softmax,
+    padding_mask,
+    scaled_dot_product_attention,
 )
 
 LENGTHS = torch.tensor([7, 3, 5])  # B = 3 utterances padded to T_k = 7
 
 
 def key_mask(lengths=LENGTHS, max_length=7):
-    return torch.arange(max_length)[None, :] < lengths[:, None]  # (B, T_k)
+    return padding_mask(lengths, max_length)  # (B, T_k)
 
 
 def test_masked_softmax_zero_on_masked_and_rows_sum_to_one():
@@ -28,6 +32,47 @@ def test_masked_softmax_zero_on_masked_and_rows_sum_to_one():
     torch.testing.assert_close(weights.sum(-1), torch.ones(3), atol=1e-6, rtol=0)
     all_masked = masked_softmax(scores, torch.zeros(3, 7, dtype=torch.bool))
     assert torch.all(all_masked == 0.0)  # attends to nothing, and no NaN
+
+
+def test_masked_softmax_rejects_a_non_boolean_mask():
+    with pytest.raises(ValueError, match="bool keep-mask"):
+        masked_softmax(torch.randn(2, 3), torch.ones(2, 3))
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-6), (torch.float64, 1e-10)])
+def test_scaled_dot_product_attention_equals_torch(dtype, tolerance):
+    generator = torch.Generator().manual_seed(0)
+    query, key, value = (
+        torch.randn(2, 3, 6, 8, generator=generator, dtype=dtype) for _ in range(3)
+    )
+    ours = scaled_dot_product_attention(query, key, value, causal=True)
+    torch.testing.assert_close(ours, F.scaled_dot_product_attention(query, key, value, is_causal=True),
+                               atol=tolerance, rtol=0)  # fmt: skip
+    mask = torch.rand(2, 1, 6, 6, generator=generator) < 0.5
+    mask[..., 0] = True  # every query keeps a key (torch gives NaN otherwise)
+    ours = scaled_dot_product_attention(query, key, value, mask=mask)
+    torch.testing.assert_close(ours, F.scaled_dot_product_attention(query, key, value, attn_mask=mask),
+                               atol=tolerance, rtol=0)  # fmt: skip
+    both = scaled_dot_product_attention(query, key, value, mask=mask, causal=True)
+    expected = F.scaled_dot_product_attention(query, key, value, attn_mask=mask & causal_mask(6))
+    torch.testing.assert_close(both, expected, atol=tolerance, rtol=0)
+    weights = attention_weights(query, key, mask, causal=True)  # (B, H, T_q, T_k)
+    torch.testing.assert_close(weights @ value, both, atol=tolerance, rtol=0)
+    assert torch.all(weights[~(mask & causal_mask(6)).expand_as(weights)] == 0.0)
+
+
+def test_masks():
+    assert torch.equal(
+        causal_mask(3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool)
+    )
+    assert torch.equal(
+        causal_mask(2, 4), torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    )
+    assert torch.equal(padding_mask(torch.tensor([2, 0, 3]), 3),
+                       torch.tensor([[1, 1, 0], [0, 0, 0], [1, 1, 1]], dtype=torch.bool))  # fmt: skip
+    weights = scaled_dot_product_attention(torch.randn(1, 2, 4), torch.randn(1, 3, 4), torch.randn(1, 3, 5),
+                                           mask=torch.zeros(1, 1, 3, dtype=torch.bool))  # fmt: skip
+    assert torch.all(weights == 0.0)  # no key to attend: zeros, not NaN
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
@@ -40,7 +85,9 @@ def test_dot_product_equals_torch_sdpa_with_padding_mask(dtype, tolerance):
     expected = F.scaled_dot_product_attention(query, keys, values, attn_mask=key_mask()[:, None, :])
     torch.testing.assert_close(context, expected, atol=tolerance, rtol=0)
     assert torch.all(weights.masked_select(~key_mask()[:, None, :].expand_as(weights)) == 0.0)
-    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, dtype=dtype), atol=tolerance, rtol=0)
+    torch.testing.assert_close(
+        weights.sum(-1), torch.ones(3, 4, dtype=dtype), atol=tolerance, rtol=0
+    )
     # a (B, T_q, T_k) mask too
     full_mask = torch.rand(3, 4, 7, generator=generator) < 0.6
     full_mask[:, :, 0] = True  # every query keeps a key
@@ -57,7 +104,9 @@ def additive_inputs(seed=0):
     return query, keys, values
 
 
-CONFIG = AttentionConfig(query_size=6, key_size=5, attention_size=8, location_filters=4, location_kernel_size=5)
+CONFIG = AttentionConfig(
+    query_size=6, key_size=5, attention_size=8, location_filters=4, location_kernel_size=5
+)
 
 
 @pytest.mark.parametrize("module_class", [AdditiveAttention, LocationSensitiveAttention])
@@ -72,7 +121,9 @@ def test_additive_attentions_mask_normalize_and_pass_gradients(module_class):
     assert context.shape == (3, 4) and weights.shape == (3, 7)
     assert torch.all(weights[~key_mask()] == 0.0)
     torch.testing.assert_close(weights.sum(-1), torch.ones(3), atol=1e-6, rtol=0)
-    torch.testing.assert_close(context, torch.einsum("bt,btc->bc", weights, values), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        context, torch.einsum("bt,btc->bc", weights, values), atol=1e-6, rtol=0
+    )
     context.square().sum().backward()
     for tensor in [query, keys, *attention.parameters()]:
         assert tensor.grad is not None and torch.isfinite(tensor.grad).all()
@@ -116,7 +167,9 @@ def test_location_sensitive_rejects_wrong_cumulative_shape():
 
 def alignment(decoder_steps, encoder_frames, anti=False):
     """(T_dec, T_enc) one-hot rows on the diagonal (or the anti-diagonal)."""
-    frames = torch.round(torch.arange(decoder_steps) * encoder_frames / decoder_steps).long()  # n/N ~ t/T
+    frames = torch.round(
+        torch.arange(decoder_steps) * encoder_frames / decoder_steps
+    ).long()  # n/N ~ t/T
     frames = frames.clamp(max=encoder_frames - 1)
     if anti:
         frames = encoder_frames - 1 - frames
@@ -127,7 +180,9 @@ def test_guided_attention_loss_prefers_the_diagonal():
     decoder_lengths, encoder_lengths = torch.tensor([40, 25]), torch.tensor([12, 9])
     diagonal = torch.zeros(2, 40, 12)
     anti_diagonal = torch.zeros(2, 40, 12)
-    for b, (steps, frames) in enumerate(zip(decoder_lengths.tolist(), encoder_lengths.tolist(), strict=True)):
+    for b, (steps, frames) in enumerate(
+        zip(decoder_lengths.tolist(), encoder_lengths.tolist(), strict=True)
+    ):
         diagonal[b, :steps, :frames] = alignment(steps, frames)
         anti_diagonal[b, :steps, :frames] = alignment(steps, frames, anti=True)
     diagonal_loss = guided_attention_loss(diagonal, decoder_lengths, encoder_lengths)
@@ -139,7 +194,9 @@ def test_guided_attention_loss_prefers_the_diagonal():
     padded = diagonal.clone()
     padded[1, 30:, :] = 1.0
     padded[1, :, 10:] = 1.0
-    torch.testing.assert_close(guided_attention_loss(padded, decoder_lengths, encoder_lengths), diagonal_loss)
+    torch.testing.assert_close(
+        guided_attention_loss(padded, decoder_lengths, encoder_lengths), diagonal_loss
+    )
     expected = sum(
         (diagonal[b, :t, :n] * (1 - torch.exp(
             -((torch.arange(n)[None] / n - torch.arange(t)[:, None] / t) ** 2) / (2 * 0.2**2)

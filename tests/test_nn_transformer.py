@@ -1,52 +1,20 @@
-"""minispeech.nn.transformer: parity with F.scaled_dot_product_attention and torch.nn.MultiheadAttention,
-KV-cache decoding == full recomputation, subsampling lengths, padding invariance, RoPE's relative property."""
+"""minispeech.nn.transformer: parity with torch.nn.MultiheadAttention, the fused (need_weights=False)
+path equal to the written-out one, KV-cache decoding == full recomputation, RoPE's relative property,
+the sinusoidal table. The dot-product primitives are tested in test_nn_attention.py, the encoder
+blocks (Conformer, subsampling, TransformerEncoderLayer's padding) in test_nn_encoder.py."""
 
 import pytest
 import torch
-import torch.nn.functional as F
 
+from minispeech.nn.attention import causal_mask, padding_mask
 from minispeech.nn.transformer import (
-    ConformerBlock,
-    ConvSubsampling,
+    KeyValueCache,
     MultiHeadAttention,
     RotaryPositionalEmbedding,
     SinusoidalPositionalEncoding,
     TransformerConfig,
     TransformerDecoderLayer,
-    TransformerEncoderLayer,
-    causal_mask,
-    padding_mask,
-    scaled_dot_product_attention,
 )
-
-CONFIG = TransformerConfig(model_size=16, n_heads=4, feedforward_size=32, dropout=0.0, conv_kernel_size=5)
-
-
-@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-6), (torch.float64, 1e-10)])
-def test_scaled_dot_product_attention_equals_torch(dtype, tolerance):
-    generator = torch.Generator().manual_seed(0)
-    query, key, value = (torch.randn(2, 3, 6, 8, generator=generator, dtype=dtype) for _ in range(3))
-    ours = scaled_dot_product_attention(query, key, value, causal=True)
-    torch.testing.assert_close(ours, F.scaled_dot_product_attention(query, key, value, is_causal=True),
-                               atol=tolerance, rtol=0)  # fmt: skip
-    mask = torch.rand(2, 1, 6, 6, generator=generator) < 0.5
-    mask[..., 0] = True  # every query keeps a key (torch gives NaN otherwise)
-    ours = scaled_dot_product_attention(query, key, value, mask=mask)
-    torch.testing.assert_close(ours, F.scaled_dot_product_attention(query, key, value, attn_mask=mask),
-                               atol=tolerance, rtol=0)  # fmt: skip
-    both = scaled_dot_product_attention(query, key, value, mask=mask, causal=True)
-    expected = F.scaled_dot_product_attention(query, key, value, attn_mask=mask & causal_mask(6))
-    torch.testing.assert_close(both, expected, atol=tolerance, rtol=0)
-
-
-def test_masks():
-    assert torch.equal(causal_mask(3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool))
-    assert torch.equal(causal_mask(2, 4), torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool))
-    assert torch.equal(padding_mask(torch.tensor([2, 0, 3]), 3),
-                       torch.tensor([[1, 1, 0], [0, 0, 0], [1, 1, 1]], dtype=torch.bool))  # fmt: skip
-    weights = scaled_dot_product_attention(torch.randn(1, 2, 4), torch.randn(1, 3, 4), torch.randn(1, 3, 5),
-                                           mask=torch.zeros(1, 1, 3, dtype=torch.bool))  # fmt: skip
-    assert torch.all(weights == 0.0)  # no key to attend: zeros, not NaN
 
 
 def test_multi_head_attention_equals_torch():
@@ -55,7 +23,9 @@ def test_multi_head_attention_equals_torch():
     reference = torch.nn.MultiheadAttention(16, 4, batch_first=True).eval()
     with torch.no_grad():
         weight, bias = reference.in_proj_weight.chunk(3), reference.in_proj_bias.chunk(3)
-        for index, projection in enumerate([ours.query_projection, ours.key_projection, ours.value_projection]):
+        for index, projection in enumerate(
+            [ours.query_projection, ours.key_projection, ours.value_projection]
+        ):
             projection.weight.copy_(weight[index])
             projection.bias.copy_(bias[index])
         ours.output_projection.load_state_dict(reference.out_proj.state_dict())
@@ -76,10 +46,48 @@ def test_multi_head_attention_equals_torch():
 
 
 @pytest.mark.parametrize("rotary", [False, True])
+def test_fused_path_equals_the_written_out_attention(rotary):
+    """need_weights=False (F.scaled_dot_product_attention) == need_weights=True within 1e-5."""
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(16, 4, rotary=rotary).eval()
+    query, memory = torch.randn(3, 5, 16), torch.randn(3, 7, 16)
+    key_mask = padding_mask(torch.tensor([7, 4, 1]), 7)
+    pair_mask = torch.rand(3, 5, 7) < 0.6
+    pair_mask[:, :, 0] = True  # every query keeps a key (the fused kernel gives NaN otherwise)
+    cases = {
+        "key_mask": dict(query=query, key_value=memory, key_mask=key_mask),
+        "key_mask and attention_mask": dict(query=query, key_value=memory, key_mask=key_mask,
+                                            attention_mask=pair_mask),  # fmt: skip
+        "causal": dict(query=query, causal=True),
+        "causal and key_mask": dict(query=query, causal=True, key_mask=padding_mask(torch.tensor([5, 3, 1]), 5)),
+    }  # fmt: skip
+    for name, arguments in cases.items():
+        written, weights = attention(**arguments, need_weights=True)
+        fused, no_weights = attention(**arguments, need_weights=False)
+        assert weights is not None and no_weights is None, name
+        torch.testing.assert_close(fused, written, atol=1e-5, rtol=0, msg=name)
+    # with a cache: new steps in chunks (self-attention, the causal mask bottom-right aligned),
+    # and cross-attention reusing its cached keys
+    caches = {need_weights: (KeyValueCache(), KeyValueCache()) for need_weights in (True, False)}
+    for start, end in [(0, 2), (2, 3), (3, 5)]:
+        outputs = {}
+        for need_weights, (self_cache, cross_cache) in caches.items():
+            new = query[:, start:end]
+            attended, _ = attention(new, causal=True, cache=self_cache, need_weights=need_weights)
+            crossed, _ = attention(attended, memory, key_mask=key_mask, cache=cross_cache,
+                                   need_weights=need_weights)  # fmt: skip
+            outputs[need_weights] = (attended, crossed)
+        torch.testing.assert_close(outputs[False], outputs[True], atol=1e-5, rtol=0)
+    assert caches[False][0].length == 5 and caches[False][1].length == 7
+
+
+@pytest.mark.parametrize("rotary", [False, True])
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_kv_cache_decoding_equals_full_recomputation(rotary, chunk):
     torch.manual_seed(0)
-    config = TransformerConfig(model_size=16, n_heads=4, feedforward_size=32, dropout=0.0, rotary=rotary)
+    config = TransformerConfig(
+        model_size=16, n_heads=4, feedforward_size=32, dropout=0.0, rotary=rotary
+    )
     layers = [TransformerDecoderLayer(config).eval() for _ in range(2)]
     positions = SinusoidalPositionalEncoding(16)
     tokens, memory = torch.randn(2, 9, 16), torch.randn(2, 6, 16)
@@ -97,53 +105,6 @@ def test_kv_cache_decoding_equals_full_recomputation(rotary, chunk):
             steps.append(x)
     assert caches[0][0].length == 9 and caches[0][1].length == 6
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=0)
-
-
-@pytest.mark.parametrize("length", list(range(7, 40)) + [101, 257])
-def test_conv_subsampling_lengths_equal_conv_output_sizes(length):
-    subsampling = ConvSubsampling(input_size=10, config=CONFIG)
-    with torch.no_grad():
-        out, lengths = subsampling(torch.randn(1, length, 10), torch.tensor([length]))
-    assert out.shape == (1, lengths.item(), 16)
-    assert lengths.item() == ((length - 1) // 2 - 1) // 2
-
-
-def test_conv_subsampling_ignores_padding_and_rejects_short_input():
-    torch.manual_seed(0)
-    subsampling = ConvSubsampling(input_size=10, config=CONFIG)
-    short = torch.randn(1, 23, 10)
-    padded = torch.cat([short, 100 * torch.randn(1, 12, 10)], dim=1)
-    with torch.no_grad():
-        alone, alone_lengths = subsampling(short, torch.tensor([23]))
-        batched, batched_lengths = subsampling(padded, torch.tensor([23]))
-    assert torch.equal(alone_lengths, batched_lengths)
-    torch.testing.assert_close(batched[:, : alone_lengths.item()], alone, atol=1e-6, rtol=0)
-    with pytest.raises(ValueError, match="T >= 7"):
-        subsampling(torch.randn(1, 6, 10), torch.tensor([6]))
-    assert ConvSubsampling.output_lengths(torch.tensor([0, 6, 7])).tolist() == [0, 0, 1]
-
-
-@pytest.mark.parametrize("block_class, conv_norm", [(TransformerEncoderLayer, "batch"), (ConformerBlock, "batch"),
-                                                    (ConformerBlock, "layer")])  # fmt: skip
-def test_padding_does_not_change_real_frames(block_class, conv_norm):
-    torch.manual_seed(0)
-    config = TransformerConfig(model_size=16, n_heads=4, feedforward_size=32, dropout=0.1, conv_kernel_size=5,
-                               conv_norm=conv_norm, rotary=True)  # fmt: skip
-    block = block_class(config)
-    if conv_norm == "batch" and block_class is ConformerBlock:  # non-trivial running statistics
-        block.train()
-        with torch.no_grad():
-            block(torch.randn(4, 12, 16), padding_mask(torch.tensor([12, 9, 5, 12]), 12))
-    block.eval()
-    utterances = [torch.randn(1, length, 16) for length in (11, 6, 3)]
-    batch = torch.zeros(3, 11, 16) + 50 * torch.randn(3, 11, 16)  # loud padding, to be ignored
-    for index, utterance in enumerate(utterances):
-        batch[index, : utterance.shape[1]] = utterance[0]
-    with torch.no_grad():
-        batched = block(batch, padding_mask(torch.tensor([11, 6, 3]), 11))
-        for index, utterance in enumerate(utterances):
-            alone = block(utterance, None)
-            torch.testing.assert_close(batched[index, : utterance.shape[1]], alone[0], atol=1e-5, rtol=0)
 
 
 def test_rope_scores_depend_only_on_position_difference():
@@ -164,9 +125,13 @@ def test_rope_scores_depend_only_on_position_difference():
     assert abs(score(5, 2) - score(5, 3)) > 1e-3  # but it does depend on the difference
     # a rotation: norms are kept, and position 0 is the identity
     sequence = torch.randn(1, 2, 6, 8, dtype=torch.float64, generator=generator)
-    torch.testing.assert_close(rope(sequence).norm(dim=-1), sequence.norm(dim=-1), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        rope(sequence).norm(dim=-1), sequence.norm(dim=-1), atol=1e-12, rtol=0
+    )
     torch.testing.assert_close(rope(sequence)[:, :, 0], sequence[:, :, 0], atol=0, rtol=0)
-    torch.testing.assert_close(rope(sequence)[:, :, 2:], rope(sequence[:, :, 2:], offset=2), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        rope(sequence)[:, :, 2:], rope(sequence[:, :, 2:], offset=2), atol=1e-12, rtol=0
+    )
 
 
 def test_sinusoidal_table():
@@ -175,16 +140,9 @@ def test_sinusoidal_table():
     angle = position / 10000 ** (channel / 6)
     torch.testing.assert_close(table[:, 0::2], torch.sin(angle), atol=1e-6, rtol=0)
     torch.testing.assert_close(table[:, 1::2], torch.cos(angle), atol=1e-6, rtol=0)
-    torch.testing.assert_close(SinusoidalPositionalEncoding(6).table(3, offset=2), table[2:], atol=1e-6, rtol=0)
-
-
-def test_gradients_flow_through_encoder_and_conformer():
-    torch.manual_seed(0)
-    for block in (TransformerEncoderLayer(CONFIG), ConformerBlock(CONFIG)):
-        x = torch.randn(2, 8, 16, requires_grad=True)
-        block(x, padding_mask(torch.tensor([8, 5]), 8)).square().sum().backward()
-        assert torch.isfinite(x.grad).all() and x.grad[:, :5].abs().sum() > 0
-        assert all(parameter.grad is not None for parameter in block.parameters())
+    torch.testing.assert_close(
+        SinusoidalPositionalEncoding(6).table(3, offset=2), table[2:], atol=1e-6, rtol=0
+    )
 
 
 def test_config_rejects_bad_sizes():
