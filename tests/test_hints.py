@@ -69,7 +69,11 @@ def message_strings(module_path: Path) -> list[str]:
     docstrings = _docstring_nodes(tree)
     strings = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
             strings.append(normalize(node.value))
     return strings
 

@@ -13,6 +13,7 @@ lessons/ from solutions/ (see release.py); the exercise report printed by `pytes
 lives in report.py. Taught in lessons/00_setup_data_text.ipynb, "How your exercises are graded".
 """
 
+from minispeech.grading.banner import profile_banner
 from minispeech.grading.checks import (
     assert_close,
     check_equal,
@@ -20,7 +21,6 @@ from minispeech.grading.checks import (
     failed_case,
     random_cases,
 )
-from minispeech.grading.banner import profile_banner
 
 __all__ = [
     "assert_close",

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from minispeech import dsp
-from minispeech.grading.checks import assert_close, check_function, random_cases
+from minispeech.grading.checks import check_function, random_cases
 
 FRAME_HINT = (
     "frames are columns, a hop apart; only whole frames count (a partial frame at the end is "

@@ -35,7 +35,9 @@ import pytest
 
 from minispeech.grading.release import enclosing_function
 
-NOTEBOOK_CELL_ID = re.compile(r"^(?P<path>.+\.ipynb)::Cell (?P<number>\d+)$")
+# nbval's node ids: 'lessons/00_x.ipynb::Cell 3'; for a notebook outside the rootdir pytest
+# writes only '::Cell 3' (or a bare parent folder), so the notebook's path comes from the report.
+NOTEBOOK_CELL_ID = re.compile(r"::Cell (?P<number>\d+)$")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 EXERCISE_STUB = re.compile(
     r"NotImplementedError: Exercise (?P<number>\d+\.\d+)(?:: (?P<title>[^\n]*))?"
@@ -246,7 +248,7 @@ class ExerciseReport:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         report = yield
-        if not NOTEBOOK_CELL_ID.match(item.nodeid):
+        if not NOTEBOOK_CELL_ID.search(item.nodeid):
             return report
         if report.failed:
             status, message = classify(item, call.excinfo) if call.excinfo else ("ERROR", "")
@@ -284,11 +286,12 @@ class ExerciseReport:
         return "\n".join(part for part in parts if part)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        match = NOTEBOOK_CELL_ID.match(report.nodeid)
+        match = NOTEBOOK_CELL_ID.search(report.nodeid)
         status = getattr(report, "exercise_status", None)
         if match and status:
             cell = CellResult(status, report.exercise_label, report.exercise_message)
-            self.cells[match.group("path")][int(match.group("number"))] = cell
+            path = report.location[0] if report.location else report.nodeid[: match.start()]
+            self.cells[path][int(match.group("number"))] = cell
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter):

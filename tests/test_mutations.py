@@ -1,0 +1,138 @@
+"""A deliberately wrong solution FAILs at its exercise, and nowhere else in the notebook.
+
+For each mutation below: take solutions/NN_topic.ipynb, change one line inside one exercise's
+solution region (a flipped sign, an off-by-one, a dropped term: one per kind of exercise),
+run `pytest --nbval-lax` on the mutated copy in a temporary folder in a subprocess under the
+ci profile, and read the exercise report: it must list exactly one problem, FAIL at that
+exercise. A demo cell or downstream check that also fails would mean one mistake fails two
+cells (issue 10). Slow (a notebook run each, see MUTATIONS for measured seconds): marked
+`notebook` and skipped unless `--run-notebooks`; run one at a time on a shared machine:
+
+    MINISPEECH_PROFILE=ci pytest -q --run-notebooks tests/test_mutations.py
+
+Lessons 04-06 train models in cells after their exercises, so a mutated run costs minutes and
+is not included here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REPORT_ROW = re.compile(r"^  (?P<status>TODO|FAIL|CHECK|ERROR)\s+(?P<rest>.*)$")
+
+
+@dataclass(frozen=True)
+class Mutation:
+    notebook: str  # file name in solutions/
+    exercise: str  # "1.4": the report must say FAIL at "Exercise 1.4"
+    kind: str  # what kind of mistake, for the test id
+    old: str  # a line fragment inside the exercise's solution region
+    new: str  # what it becomes
+
+
+MUTATIONS = [
+    Mutation("00_setup_data_text.ipynb", "0.2", "off-by-one",
+             "ids.append(index + len(SPECIALS))", "ids.append(index + len(SPECIALS) - 1)"),
+    Mutation("00_setup_data_text.ipynb", "0.1", "dropped-term",
+             'words += [ONES[g // 100], "hundred"]', "words += [ONES[g // 100]]"),
+    Mutation("01_stft.ipynb", "1.1", "off-by-one",
+             "n_frames = 1 + (len(x) - frame_length) // hop_length",
+             "n_frames = (len(x) - frame_length) // hop_length"),
+    Mutation("01_stft.ipynb", "1.4", "dropped-term",
+             "np.exp(2j * np.pi * phases)", "np.exp(1j * phases)"),
+    Mutation("02_mel_mfcc.ipynb", "2.3", "flipped-operation",
+             "basis[0] /= np.sqrt(2.0)", "basis[0] *= np.sqrt(2.0)"),
+    Mutation("02_mel_mfcc.ipynb", "2.4", "off-by-one",
+             "for lag in range(1, max_lag + 1):", "for lag in range(1, max_lag):"),
+    Mutation("03_hmm.ipynb", "3.1", "dropped-term",
+             "+ log_A, axis=0) + log_B[t]", "+ log_A, axis=0)"),
+    Mutation("03_hmm.ipynb", "3.2", "flipped-sign",
+             "back_pointer[t] = np.argmax(scores, axis=0)", "back_pointer[t] = np.argmin(scores, axis=0)"),
+]  # fmt: skip
+
+
+def mutate(notebook: dict, mutation: Mutation) -> dict:
+    """The notebook with `mutation.old` replaced once, inside a solution region."""
+    hits = 0
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        lines, inside = "".join(cell["source"]).splitlines(keepends=True), False
+        for index, line in enumerate(lines):
+            stripped = line.strip()
+            if stripped.startswith("### BEGIN SOLUTION"):
+                inside = True
+            elif stripped.startswith("### END SOLUTION"):
+                inside = False
+            elif inside and mutation.old in line:
+                lines[index] = line.replace(mutation.old, mutation.new)
+                hits += 1
+        cell["source"] = lines
+    if hits != 1:
+        raise ValueError(
+            f"{mutation.notebook}: {mutation.old!r} occurs {hits} times inside solution regions; "
+            "the mutation needs exactly one (update MUTATIONS in tests/test_mutations.py)"
+        )
+    return notebook
+
+
+def report_rows(output: str) -> list[tuple[str, str]]:
+    """(status, rest of the row) of every problem row in the exercise report."""
+    section = output.split("Exercise report ==", 1)[-1]
+    rows = []
+    for line in section.splitlines():
+        match = REPORT_ROW.match(line)
+        if match:
+            rows.append((match.group("status"), match.group("rest")))
+    return rows
+
+
+def test_every_mutation_applies_to_exactly_one_solution_line():
+    for mutation in MUTATIONS:
+        notebook = json.loads((REPO_ROOT / "solutions" / mutation.notebook).read_text())
+        mutate(notebook, mutation)  # raises unless exactly one line matches
+
+
+def test_report_rows_are_parsed():
+    output = (
+        "== Exercise report ==\nExercise report for x.ipynb\n"
+        "  FAIL   Exercise 0.2 (encode) — encode('a'): element [0] is 3, expected 4\n"
+        "           Hint: ...\n  21 passed, 1 failed\n"
+    )
+    assert report_rows(output) == [
+        ("FAIL", "Exercise 0.2 (encode) — encode('a'): element [0] is 3, expected 4")
+    ]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize(
+    "mutation", MUTATIONS, ids=lambda m: f"{m.notebook.split('_')[0]}-{m.exercise}-{m.kind}"
+)
+def test_a_mutated_solution_fails_only_at_its_exercise(mutation: Mutation, tmp_path: Path):
+    notebook = mutate(
+        json.loads((REPO_ROOT / "solutions" / mutation.notebook).read_text()), mutation
+    )
+    path = tmp_path / mutation.notebook
+    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-c", str(REPO_ROOT / "pyproject.toml"),
+         "--rootdir", str(tmp_path), "-p", "minispeech.grading.report", "--color=no", path.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "MINISPEECH_PROFILE": "ci"},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    rows = report_rows(output)
+    assert len(rows) == 1, (
+        f"expected one FAIL at Exercise {mutation.exercise}, got {rows}\n{output[-3000:]}"
+    )
+    status, rest = rows[0]
+    assert status == "FAIL" and rest.startswith(f"Exercise {mutation.exercise} "), rows
