@@ -1,13 +1,17 @@
-"""Turning CTC outputs into text: greedy decoding, prefix beam search, a character n-gram LM.
+"""Turning a recognizer's outputs into text: one Hypothesis type, CTC decoders, attention beam search.
 
+Hypothesis          what every recognizer's transcribe() returns: tokens, score, whether it stopped
 collapse            the CTC map B: merge repeated labels, then drop blanks
-greedy_decode       best path: the most likely label per frame, collapsed
-prefix_beam_search  the most probable labeling (summed over all its alignments), beam-pruned,
+greedy_decode       CTC best path: the most likely label per frame, collapsed
+prefix_beam_search  the most probable CTC labeling (summed over all its alignments), beam-pruned,
                     with an optional language model, LM weight and insertion bonus
 CharNgramLM         character n-gram language model with interpolated Kneser-Ney smoothing
+beam_search         beam search for any autoregressive decoder given as a step function
+                    (LAS in lesson 05, the Transformer in lesson 06), with <eos> and a length guard
+best, rank          pick / order finished hypotheses (length-normalized, or CTC-rescored)
 
 Shapes   log_probs (T, V) log-softmax outputs of one utterance; labels are ids of a SymbolTable
-         (minispeech.text.characters()); the blank is id 0 (<pad>).
+         (minispeech.text.characters()); the blank is id 0 (<pad>), <bos> 1, <eos> 2.
 
 Greedy decoding picks the most likely *path*; one labeling owns many paths ("aa-b", "a--b",
 "-ab-" all collapse to "ab"), so the most likely *labeling* can differ. Prefix beam search
@@ -15,14 +19,17 @@ Greedy decoding picks the most likely *path*; one labeling owns many paths ("aa-
 end in a blank and of those that end in its last label: the split decides what the next label
 does ("a" after "a" merges into the same prefix unless a blank came between).
 
-Taught in lessons/04_ctc.ipynb, section 4.
+Taught in lessons/04_ctc.ipynb, section 4 (CTC), lessons/05_attention.ipynb, section 6 and
+lessons/06_transformer.ipynb, section 9 (beam search).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -248,3 +255,111 @@ class CharNgramLM:
         if count == 0:
             raise ValueError("CharNgramLM.perplexity: texts is empty")
         return math.exp(-total / count)
+
+
+# ---------------------------------------------------------------------------------------
+# Autoregressive (attention) decoders
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Hypothesis:
+    """One transcript of one utterance, from any recognizer's transcribe() (batch in, list out)."""
+
+    tokens: list[int]  # label ids, without blanks, <bos> and <eos>
+    score: float | None = None  # the ranking score; None where a decoder gives none (CTC + LM beam)
+    log_prob: float | None = None  # log p(tokens, <eos> | x) of an attention decoder, unnormalized
+    stopped: bool = True  # False: the length guard cut it off before <eos>
+    ctc_log_prob: float | None = None  # log p_CTC(tokens | x), all alignments summed (CTC rescoring)
+    attention_weights: np.ndarray | None = dataclasses.field(default=None, compare=False)  # (steps, T_enc)
+
+
+def beam_search(
+    step: Callable[[Any, Any], tuple[Any, Any]],
+    select: Callable[[Any, Any], Any],
+    state: Any,
+    beam_size: int,
+    max_steps: int,
+    bos_id: int = 1,
+    eos_id: int = 2,
+    length_penalty: float = 1.0,
+    weights_of: Callable[[Any], Any] | None = None,
+) -> list[Hypothesis]:
+    """Beam search over an autoregressive decoder, for ONE utterance; the live beams form a batch.
+
+    step(previous_tokens (K,) long tensor, state) -> (log_probs (K, V) tensor, new state);
+    select(state, rows (K',) long tensor) -> the states of those rows, in that order;
+    weights_of(state) -> this step's attention weights (K, T_enc) or None.
+    Each step extends every live prefix by every token, keeps the best 2K candidates, and:
+    an <eos> among the best K finishes its prefix (ranked by log P / (length + 1)^length_penalty,
+    <eos> counted: with length_penalty = 0 short outputs win, since every token lowers log P);
+    the best K others stay alive. The search ends when K hypotheses have finished; at max_steps
+    the live ones are added with stopped=False. Returns every finished hypothesis, best first
+    (see best() for the one to use).
+    """
+    import torch
+
+    if beam_size < 1:
+        raise ValueError(f"beam_search: beam_size must be >= 1, got {beam_size}")
+    previous = torch.full((1,), bos_id, dtype=torch.long)
+    scores = torch.zeros(1)  # (K,) log P of each live prefix
+    prefixes: list[list[int]] = [[]]
+    histories: list[list[np.ndarray]] = [[]]
+    finished: list[Hypothesis] = []
+    for _ in range(max_steps):
+        log_probs, state = step(previous, state)  # (K, V)
+        log_probs = log_probs.float().cpu()
+        weights = None if weights_of is None else weights_of(state).float().cpu().numpy()  # (K, T_enc)
+        candidates = (scores[:, None] + log_probs).flatten()  # (K * V,)
+        top_scores, top_indices = candidates.topk(min(2 * beam_size, len(candidates)))
+        keep_beams, keep_tokens, keep_scores = [], [], []
+        for position, (score, index) in enumerate(zip(top_scores.tolist(), top_indices.tolist(), strict=True)):
+            beam, token = divmod(index, log_probs.shape[1])
+            if token == eos_id:
+                if position < beam_size:  # an <eos> outside the best beam_size candidates is not taken
+                    history = None if weights is None else histories[beam] + [weights[beam]]
+                    normalized = score / (len(prefixes[beam]) + 1) ** length_penalty
+                    finished.append(Hypothesis(prefixes[beam], normalized, score, True,
+                                               attention_weights=_stack(history)))  # fmt: skip
+            elif len(keep_beams) < beam_size:
+                keep_beams.append(beam)
+                keep_tokens.append(token)
+                keep_scores.append(score)
+        if len(finished) >= beam_size or not keep_beams:
+            break
+        state = select(state, torch.tensor(keep_beams))
+        previous, scores = torch.tensor(keep_tokens), torch.tensor(keep_scores)
+        histories = [histories[beam] + [weights[beam]] if weights is not None else [] for beam in keep_beams]
+        prefixes = [prefixes[beam] + [token] for beam, token in zip(keep_beams, keep_tokens, strict=True)]
+    else:  # the length guard: the live prefixes never emitted <eos>
+        for prefix, score, history in zip(prefixes, scores.tolist(), histories, strict=True):
+            normalized = score / max(1, len(prefix)) ** length_penalty
+            finished.append(Hypothesis(prefix, normalized, score, False, attention_weights=_stack(history)))
+    return sorted(finished, key=lambda hypothesis: -hypothesis.score)
+
+
+def _stack(history: list[np.ndarray] | None) -> np.ndarray | None:
+    return np.stack(history) if history else None
+
+
+def best(hypotheses: list[Hypothesis]) -> Hypothesis:
+    """The highest-scoring hypothesis that stopped on <eos>; the best cut-off one if none did."""
+    if not hypotheses:
+        raise ValueError("best: no hypotheses (the beam search returned none)")
+    stopped = [hypothesis for hypothesis in hypotheses if hypothesis.stopped]
+    return max(stopped or hypotheses, key=lambda hypothesis: hypothesis.score)
+
+
+def rank(hypotheses: list[Hypothesis], ctc_weight: float = 0.0) -> list[tuple[Hypothesis, float]]:
+    """(hypothesis, score) best first. ctc_weight w = 0: log p_att per token (<eos> counted);
+    else (1 - w) log p_att + w log p_CTC: CTC rescoring of the n-best, a cheap form of ESPnet's
+    joint decoding (Watanabe et al., 2017, score every prefix with CTC). Lesson 06, section 9."""
+    if ctc_weight > 0:
+        if any(hypothesis.ctc_log_prob is None for hypothesis in hypotheses):
+            raise ValueError("rank: ctc_weight > 0 needs hypotheses with ctc_log_prob (a model with a CTC head)")
+        scores = [(1 - ctc_weight) * h.log_prob + ctc_weight * h.ctc_log_prob for h in hypotheses]
+    else:
+        scores = [h.log_prob / (len(h.tokens) + 1.0) for h in hypotheses]
+    order = sorted(range(len(hypotheses)), key=lambda i: scores[i], reverse=True)
+    return [(hypotheses[i], scores[i]) for i in order]
+

@@ -42,6 +42,18 @@ def test_waveform_and_phoneme_items(corpus):
     assert phonemes().decode(item["tokens"].tolist()) == dataset.rows[0]["phonemes"]
 
 
+def test_features_and_waveform_together_line_up(corpus):
+    config = MelConfig()
+    dataset = SpeechDataset(corpus / "valid.jsonl", mel_config=config, with_waveform=True, progress=False)
+    item = dataset[1]
+    assert item["features"].shape[1] == config.n_mels
+    # center=True framing: T_mel = 1 + T_wav // hop_length
+    assert len(item["features"]) == 1 + len(item["waveform"]) // config.hop_length
+    batch = collate([dataset[0], item])
+    assert batch["features"].shape[:2] == (2, int(batch["feature_lengths"].max()))
+    assert batch["waveform"].shape == (2, int(batch["waveform_lengths"].max()))
+
+
 def test_collate_pads_and_reports_lengths(corpus):
     dataset = SpeechDataset(corpus / "train.jsonl", progress=False)
     items = [dataset[i] for i in range(4)]

@@ -101,8 +101,11 @@ class SpeechDataset(torch.utils.data.Dataset):
 
     features: "log_mel" (cached on disk next to the manifest) or "waveform"
     tokens:   "characters" (of normalized_text) or "phonemes" (eSpeak IPA)
-    Each item: {"features" (T, n_mels) or "waveform" (T_wav,), "tokens" (S,), "text",
-    "speaker", "speaker_id", "index"}.
+    with_waveform: also load the waveform beside the log-mels (vocoders need both); frame t of
+              the features is centred on sample t * hop_length of the waveform (center=True).
+    Each item: {"features" (T_mel, n_mels) and/or "waveform" (T_wav,), "tokens" (S,), "text",
+    "speaker", "speaker_id", "index"}. Features are time first, (T_mel, n_mels), the layout every
+    model takes; minispeech.dsp.log_mel returns (n_mels, T_mel) and the dataset transposes it.
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class SpeechDataset(torch.utils.data.Dataset):
         mel_config: MelConfig | None = None,
         max_items: int | None = None,
         progress: bool = True,
+        with_waveform: bool = False,
     ) -> None:
         if features not in FEATURE_KINDS:
             raise ValueError(f"features must be one of {FEATURE_KINDS}, got {features!r}")
@@ -123,6 +127,7 @@ class SpeechDataset(torch.utils.data.Dataset):
         if not self.rows:
             raise ValueError(f"{manifest}: the manifest has no utterances")
         self.feature_kind = features
+        self.with_waveform = with_waveform or features == "waveform"
         self.token_kind = tokens
         self.mel_config = mel_config or MelConfig()
         self.symbols = characters() if tokens == "characters" else phonemes()
@@ -168,7 +173,7 @@ class SpeechDataset(torch.utils.data.Dataset):
         }
         if self.features is not None:
             item["features"] = torch.from_numpy(np.array(self.features[index]))  # (T_mel, n_mels)
-        else:
+        if self.with_waveform:
             waveform, _ = load(row["audio"], sr=self.mel_config.sample_rate)
             item["waveform"] = torch.from_numpy(waveform)  # (T_wav,)
         return item
@@ -187,7 +192,7 @@ def pad_sequences(sequences: list[torch.Tensor], value: float = 0.0) -> torch.Te
 def collate(items: list[dict], pad_id: int = 0) -> dict:
     """Pad a list of SpeechDataset items into a batch; lengths say where padding starts.
 
-    Returns {"features" (B, T_mel, n_mels) and "feature_lengths" (B,)} or {"waveform"
+    Returns {"features" (B, T_mel, n_mels) and "feature_lengths" (B,)} and/or {"waveform"
     (B, T_wav) and "waveform_lengths" (B,)}, plus "tokens" (B, S), "token_lengths" (B,),
     "speaker_ids" (B,), "texts", "speakers", "indices".
     """

@@ -4,16 +4,18 @@ LASConfig        frozen config; LASConfig.preset("ci" | "cpu" | "gpu")
 Listener         log-mels -> encoder states: conv front end, then pyramidal BiLSTMs (+ CTC head)
 DecoderState     the speller's recurrent state between steps (a NamedTuple of tensors)
 Speller          one step: previous character + state -> next-character logits + new state
-LAS              forward(features, lengths, tokens, token_lengths, sampling_probability)
 targets_with_eos decoder targets: the characters, then <eos>, then <pad>
-greedy_decode    the most probable character at every step, until <eos> or the length guard
-beam_search      beam_size hypotheses per utterance, ranked by length-normalized log-probability
+LASOutput        forward's result: .loss and the named parts it was computed from
+LAS              forward(batch, sampling_probability) -> LASOutput;
+                 transcribe(features, lengths, beam_size=1, ...) -> list[Hypothesis]: greedy (the
+                 most probable character at every step) or minispeech.decoding.beam_search, until
+                 <eos> or the length guard
 artifact_path    where lesson 05 saves the trained model (one file per profile kind)
 load_pretrained  the model lesson 05 trained, ready for inference (eval mode)
 
 The pipeline, top to bottom:
-    log-mel (B, T_mel, n_mels) -> [training: warp frequencies] -> normalize each utterance
-    -> [training: SpecAugment] -> 2 x Conv1d stride 2 -> BiLSTM (T_mel / 4, 21.5 frames per
+    log-mel (B, T_mel, n_mels) -> nn/asr_frontend.ASRFrontEnd ([training: warp frequencies],
+    normalize each utterance, [training: SpecAugment]) -> 2 x Conv1d stride 2 -> BiLSTM (T_mel / 4, 21.5 frames per
     second; an auxiliary CTC head reads this layer) -> (listener_layers - 1) x [stack pairs of
     frames, BiLSTM] -> encoder (B, T_enc, 2 * listener_size), T_enc = T_mel / 2^(listener_layers + 1).
     Speller, one step per character: LSTMCell([embed(previous character), previous context])
@@ -24,6 +26,7 @@ encoder frame, stops a decoder that never emits <eos>.
 
 Shapes   B batch, T_mel input frames, T_enc encoder frames, S characters (+1 with <bos>/<eos>),
          C = 2 * listener_size encoder channels, V characters (<pad> = 0, <bos> = 1, <eos> = 2).
+A batch is what minispeech.data.collate makes: "features", "feature_lengths", "tokens", "token_lengths".
 Taught in lessons/05_attention.ipynb, sections 4-6.
 """
 
@@ -34,19 +37,21 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minispeech import checkpoint, decoding
+from minispeech.decoding import Hypothesis
 from minispeech.dsp import MelConfig
-from minispeech.models.ctc_asr import (
-    frame_mask,
-    normalize_features,
-    spec_augment_batch,
-    warp_frequencies,
+from minispeech.nn.asr_frontend import ASRFrontEnd, AugmentConfig
+from minispeech.nn.attention import (
+    AdditiveAttention,
+    AttentionConfig,
+    LocationSensitiveAttention,
+    padding_mask,
 )
-from minispeech.nn.attention import AdditiveAttention, AttentionConfig, LocationSensitiveAttention
+from minispeech.nn.encoder import StridedConvSubsampling
 from minispeech.text import characters
 
 # The characters() table's reserved ids; PAD_ID is also the auxiliary CTC head's blank.
@@ -70,12 +75,9 @@ class LASConfig:
     location_kernel_size: int = 15  # odd; in encoder frames
     dropout: float = 0.1  # on the speller's output layer and between listener layers
     ctc_weight: float = 0.3  # auxiliary CTC loss on the first listener layer (Kim et al., 2017)
+    label_smoothing: float = 0.1  # on the attention cross-entropy
     max_length_ratio: float = 3.0  # decoding guard: at most this many characters per T_enc frame
-    warp_range: float = 0.15  # training-time augmentations, as in lesson 04 (ctc_asr)
-    freq_masks: int = 2
-    freq_mask_width: int = 10
-    time_masks: int = 2
-    time_mask_width: int = 10
+    augment: AugmentConfig = AugmentConfig()  # training-time augmentations, as in lesson 04
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_KINDS:
@@ -104,7 +106,7 @@ class LASConfig:
             "cpu": cls(),
             "gpu": cls(conv_channels=256, listener_size=384, listener_layers=3, embedding_size=128,
                        decoder_size=768, attention_size=256, location_filters=32, location_kernel_size=31,
-                       dropout=0.2, freq_mask_width=27, time_masks=10, time_mask_width=40),
+                       dropout=0.2, augment=AugmentConfig(freq_mask_width=27, time_masks=10, time_mask_width=40)),
         }  # fmt: skip
         if profile not in presets:
             raise ValueError(
@@ -134,10 +136,8 @@ class Listener(nn.Module):
     def __init__(self, config: LASConfig) -> None:
         super().__init__()
         self.config = config
-        self.convs = nn.ModuleList([
-            nn.Conv1d(config.mel.n_mels, config.conv_channels, kernel_size=5, stride=2, padding=2),
-            nn.Conv1d(config.conv_channels, config.conv_channels, kernel_size=5, stride=2, padding=2),
-        ])  # fmt: skip
+        self.front_end = ASRFrontEnd(config.mel, config.augment)
+        self.subsampling = StridedConvSubsampling(config.mel.n_mels, config.conv_channels, factor=4)
         size = config.listener_size
         pyramid_sizes = [4 * size] * (config.listener_layers - 1)  # 2 stacked frames x 2H each
         input_sizes = [config.conv_channels] + pyramid_sizes
@@ -151,21 +151,10 @@ class Listener(nn.Module):
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """features (B, T_mel, n_mels), lengths (B,) -> encoder (B, T_enc, C), encoder_lengths (B,),
         ctc_log_probs (B, T_mel / 4, V), ctc_lengths (B,)."""
-        if features.dim() != 3 or features.shape[2] != self.config.mel.n_mels:
-            raise ValueError(f"LAS: features must be (B, T_mel, n_mels = {self.config.mel.n_mels}) log-mels, "
-                             f"got shape {tuple(features.shape)}")  # fmt: skip
         lengths = lengths.to(features.device)
-        if self.training and self.config.warp_range > 0:
-            features = warp_frequencies(features, self.config)
-        x = normalize_features(features, lengths)  # (B, T_mel, n_mels), padding zero
-        if self.training:
-            x = spec_augment_batch(x, lengths, self.config)
-        x = x.transpose(1, 2)  # (B, n_mels, T_mel): convolutions want channels first
-        for conv in self.convs:
-            lengths = (lengths - 1) // 2 + 1  # ceil(T / 2)
-            x = F.gelu(conv(x))  # (B, conv_channels, T / 2)
-            x = x * frame_mask(lengths, x.shape[2])[:, None, :]  # the next kernel must see zeros
-        x = _run_lstm(self.layers[0], x.transpose(1, 2), lengths)  # (B, T_mel / 4, 2H)
+        x = self.front_end(features, lengths)  # (B, T_mel, n_mels), padding zero
+        x, lengths = self.subsampling(x, lengths)  # (B, T_mel / 4, conv_channels)
+        x = _run_lstm(self.layers[0], x, lengths)  # (B, T_mel / 4, 2H)
         ctc_log_probs = F.log_softmax(self.ctc_head(x), dim=-1)  # (B, T_mel / 4, V)
         ctc_lengths = lengths
         for layer in self.layers[1:]:
@@ -263,6 +252,11 @@ class Speller(nn.Module):
 
 
 class LASOutput(NamedTuple):
+    loss: torch.Tensor  # (1 - ctc_weight) attention_loss + ctc_weight ctc_loss
+    attention_loss: (
+        torch.Tensor
+    )  # label-smoothed cross-entropy per target character (<eos> included)
+    ctc_loss: torch.Tensor  # the auxiliary CTC head's loss (torch's "mean")
     logits: torch.Tensor  # (B, S + 1, V): predictions of characters 1..S and <eos>
     attention_weights: torch.Tensor  # (B, S + 1, T_enc)
     encoder_lengths: torch.Tensor  # (B,)
@@ -291,27 +285,22 @@ class LAS(nn.Module):
         encoder mask (B, T_enc), which every decoder step reuses."""
         encoder, encoder_lengths, ctc_log_probs, ctc_lengths = self.listener(features, lengths)
         projected_keys = self.speller.attention.project_keys(encoder)
-        encoder_mask = frame_mask(encoder_lengths, encoder.shape[1])
+        encoder_mask = padding_mask(encoder_lengths, encoder.shape[1])
         return encoder, encoder_lengths, projected_keys, encoder_mask, ctc_log_probs, ctc_lengths
 
-    def forward(
-        self,
-        features: torch.Tensor,
-        lengths: torch.Tensor,
-        tokens: torch.Tensor,
-        token_lengths: torch.Tensor,
-        sampling_probability: float = 0.0,
-    ) -> LASOutput:
-        """features (B, T_mel, n_mels), lengths (B,), tokens (B, S) without <bos>/<eos>.
+    def forward(self, batch: dict, sampling_probability: float = 0.0) -> LASOutput:
+        """A collated batch (features (B, T_mel, n_mels), tokens (B, S) without <bos>/<eos>, and
+        their lengths) -> the loss and its parts.
 
         The decoder reads <bos> + tokens (teacher forcing) and predicts tokens + <eos>. With
         sampling_probability p > 0 (scheduled sampling, Bengio et al., 2015), each previous
         character is, with probability p, replaced by one sampled from the model's own prediction.
         """
+        device = self.speller.classifier.weight.device
         encoder, encoder_lengths, projected_keys, encoder_mask, ctc_log_probs, ctc_lengths = (
-            self.encode(features, lengths)
+            self.encode(batch["features"].to(device), batch["feature_lengths"].to(device))
         )
-        tokens = tokens.to(encoder.device)
+        tokens, token_lengths = batch["tokens"].to(device), batch["token_lengths"].to(device)
         inputs = F.pad(tokens, (1, 0), value=BOS_ID)  # (B, S + 1): <bos> + characters
         state = self.speller.initial_state(encoder)
         all_logits, all_weights = [], []
@@ -328,31 +317,68 @@ class LAS(nn.Module):
             )
             all_logits.append(logits)
             all_weights.append(state.weights)
-        return LASOutput(torch.stack(all_logits, 1), torch.stack(all_weights, 1), encoder_lengths,
+        logits = torch.stack(all_logits, 1)  # (B, S + 1, V)
+        attention_loss = F.cross_entropy(
+            logits.float().transpose(1, 2),  # (B, V, S + 1)
+            targets_with_eos(tokens, token_lengths),
+            ignore_index=PAD_ID,
+            label_smoothing=self.config.label_smoothing,
+        )
+        ctc_loss = F.ctc_loss(
+            ctc_log_probs.float().transpose(0, 1),
+            tokens,
+            ctc_lengths,
+            token_lengths,
+            blank=PAD_ID,
+            zero_infinity=True,
+        )  # a few fast utterances have too few frames
+        loss = (1 - self.config.ctc_weight) * attention_loss + self.config.ctc_weight * ctc_loss
+        return LASOutput(loss, attention_loss, ctc_loss, logits, torch.stack(all_weights, 1), encoder_lengths,
                          ctc_log_probs, ctc_lengths)  # fmt: skip
 
+    @torch.no_grad()
+    def transcribe(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        beam_size: int = 1,
+        length_penalty: float = 1.0,
+        max_length_ratio: float | None = None,
+    ) -> list[Hypothesis]:
+        """features (B, T_mel, n_mels), lengths (B,) -> one Hypothesis per utterance, with its
+        attention weights (steps, T_enc) and whether it stopped on <eos>.
 
-@dataclasses.dataclass
-class Hypothesis:
-    tokens: list[int]  # character ids, without <bos> and <eos>
-    score: float  # log-probability (beam search: its length-normalized ranking score)
-    stopped: bool  # True if the decoder emitted <eos>; False if the length guard cut it off
-    weights: np.ndarray  # (steps, T_enc) attention weights of each decoder step
+        beam_size 1: greedy, batched; else decoding.beam_search per utterance, ranked by
+        log P / (length + 1)^length_penalty. The guard allows max_length_ratio (default
+        config.max_length_ratio) characters per encoder frame. Eval mode; the mode is restored.
+        """
+        was_training = self.training
+        self.eval()
+        device = self.speller.classifier.weight.device
+        encoded = self.encode(features.to(device), lengths.to(device))
+        if beam_size == 1:
+            hypotheses = _greedy(self, *encoded[:4], max_length_ratio)
+        else:
+            hypotheses = [_beam_one(self, *encoded[:4], b, beam_size, length_penalty, max_length_ratio)
+                          for b in range(len(features))]  # fmt: skip
+        self.train(was_training)
+        return hypotheses
 
 
 def _max_steps(encoder_length: int, config: LASConfig, max_length_ratio: float | None) -> int:
     return math.ceil((max_length_ratio or config.max_length_ratio) * encoder_length) + 1  # + <eos>
 
 
-@torch.no_grad()
-def greedy_decode(
-    model: LAS, features: torch.Tensor, lengths: torch.Tensor, max_length_ratio: float | None = None
+def _greedy(
+    model: LAS,
+    encoder,
+    encoder_lengths,
+    projected_keys,
+    encoder_mask,
+    max_length_ratio: float | None,
 ) -> list[Hypothesis]:
     """The argmax character at every step, for a batch, until each row emits <eos> or reaches
-    max_length_ratio (default config.max_length_ratio) characters per encoder frame."""
-    was_training = model.training
-    model.eval()
-    encoder, encoder_lengths, projected_keys, encoder_mask, _, _ = model.encode(features, lengths)
+    its length guard. encoder (B, T_enc, C) and the rest as LAS.encode returns them."""
     limits = [_max_steps(int(n), model.config, max_length_ratio) for n in encoder_lengths]
     state = model.speller.initial_state(encoder)
     previous = torch.full((len(encoder),), BOS_ID, dtype=torch.long, device=encoder.device)
@@ -368,7 +394,6 @@ def greedy_decode(
         finished |= previous == EOS_ID
         if bool(finished.all()):
             break
-    model.train(was_training)
     tokens, log_probs = torch.stack(tokens, 1).cpu(), torch.stack(log_probs, 1).cpu()  # (B, steps)
     weights = torch.stack(weights, 1).cpu().numpy()  # (B, steps, T_enc)
     hypotheses = []
@@ -376,108 +401,51 @@ def greedy_decode(
         row = tokens[b, :limit].tolist()
         stopped = EOS_ID in row
         n_steps = row.index(EOS_ID) + 1 if stopped else len(row)
-        hypotheses.append(Hypothesis(row[: n_steps - stopped], float(log_probs[b, :n_steps].sum()), stopped,
-                                     weights[b, :n_steps, : int(encoder_lengths[b])]))  # fmt: skip
+        log_prob = float(log_probs[b, :n_steps].sum())
+        hypotheses.append(Hypothesis(row[: n_steps - stopped], log_prob, log_prob, stopped,
+                                     attention_weights=weights[b, :n_steps, : int(encoder_lengths[b])]))  # fmt: skip
     return hypotheses
 
 
-@torch.no_grad()
-def beam_search(
+def _beam_one(
     model: LAS,
-    features: torch.Tensor,
-    lengths: torch.Tensor,
-    beam_size: int = 8,
-    length_penalty: float = 1.0,
-    max_length_ratio: float | None = None,
-) -> list[Hypothesis]:
-    """The best hypothesis of a beam search for each utterance of the batch.
-
-    Finished hypotheses (those that emitted <eos>) are ranked by log P / (length + 1)^length_penalty
-    (<eos> counted): with length_penalty = 0 the plain log-probability, which favours stopping
-    early, since every extra character can only lower it. The search ends when beam_size
-    hypotheses have finished or at the length guard; if none finished, the best unfinished one
-    is returned with stopped=False.
-    """
-    if beam_size < 1:
-        raise ValueError(f"beam_search: beam_size must be >= 1, got {beam_size}")
-    was_training = model.training
-    model.eval()
-    encoder, encoder_lengths, projected_keys, encoder_mask, _, _ = model.encode(features, lengths)
-    results = []
-    for b in range(len(encoder)):
-        n_frames = int(encoder_lengths[b])
-        one = (
-            encoder[b : b + 1, :n_frames],
-            projected_keys[b : b + 1, :n_frames],
-            encoder_mask[b : b + 1, :n_frames],
-        )
-        results.append(_beam_search_one(model, *one, beam_size, length_penalty,
-                                        _max_steps(n_frames, model.config, max_length_ratio)))  # fmt: skip
-    model.train(was_training)
-    return results
-
-
-def _beam_search_one(
-    model: LAS,
-    encoder: torch.Tensor,
-    projected_keys: torch.Tensor,
-    encoder_mask: torch.Tensor,
+    encoder,
+    encoder_lengths,
+    projected_keys,
+    encoder_mask,
+    b: int,
     beam_size: int,
     length_penalty: float,
-    max_steps: int,
+    max_length_ratio: float | None,
 ) -> Hypothesis:
-    """Beam search for one utterance; the live beams form the batch. encoder (1, T_enc, C)."""
-    state = model.speller.initial_state(encoder)
-    previous = torch.full((1,), BOS_ID, dtype=torch.long, device=encoder.device)
-    scores = torch.zeros(1, device=encoder.device)  # (beams,) log P of each live prefix
-    prefixes: list[list[int]] = [[]]
-    histories: list[list[np.ndarray]] = [[]]
-    finished: list[Hypothesis] = []
-    for _ in range(max_steps):
-        n_beams = len(prefixes)
-        logits, state = model.speller.step(previous, state, encoder.expand(n_beams, -1, -1),
-                                           projected_keys.expand(n_beams, -1, -1),
-                                           encoder_mask.expand(n_beams, -1))  # fmt: skip
-        log_probs = F.log_softmax(logits.float(), dim=-1)  # (beams, V)
-        candidates = (scores[:, None] + log_probs).flatten()  # (beams * V,)
-        top_scores, top_indices = candidates.topk(min(2 * beam_size, len(candidates)))
-        weights = state.weights.float().cpu().numpy()  # (beams, T_enc)
-        keep_beams, keep_tokens, keep_scores = [], [], []
-        for rank, (score, index) in enumerate(
-            zip(top_scores.tolist(), top_indices.tolist(), strict=True)
-        ):
-            beam, token = divmod(index, model.config.vocabulary_size)
-            if token == EOS_ID:
-                if rank < beam_size:  # an <eos> outside the best beam_size candidates is not taken
-                    normalized = score / (len(prefixes[beam]) + 1) ** length_penalty
-                    history = np.stack(histories[beam] + [weights[beam]])
-                    finished.append(Hypothesis(prefixes[beam], normalized, True, history))
-            elif len(keep_beams) < beam_size:
-                keep_beams.append(beam)
-                keep_tokens.append(token)
-                keep_scores.append(score)
-        if len(finished) >= beam_size or not keep_beams:
-            break
-        index = torch.tensor(keep_beams, device=encoder.device)
-        state = state.select(index)
-        previous = torch.tensor(keep_tokens, device=encoder.device)
-        scores = torch.tensor(keep_scores, device=encoder.device)
-        histories = [histories[beam] + [weights[beam]] for beam in keep_beams]
-        prefixes = [
-            prefixes[beam] + [token] for beam, token in zip(keep_beams, keep_tokens, strict=True)
-        ]
-    if finished:
-        return max(finished, key=lambda hypothesis: hypothesis.score)
-    best = int(scores.argmax())
-    return Hypothesis(prefixes[best], float(scores[best]) / len(prefixes[best]) ** length_penalty, False,
-                      np.stack(histories[best]))  # fmt: skip
+    """decoding.beam_search over the speller for utterance b; the live beams form the batch."""
+    n_frames = int(encoder_lengths[b])
+    encoder, keys, mask = (
+        encoder[b : b + 1, :n_frames],
+        projected_keys[b : b + 1, :n_frames],
+        encoder_mask[b : b + 1, :n_frames],
+    )
+
+    def step(previous: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
+        n_beams = len(previous)
+        logits, state = model.speller.step(previous.to(encoder.device), state, encoder.expand(n_beams, -1, -1),
+                                           keys.expand(n_beams, -1, -1), mask.expand(n_beams, -1))  # fmt: skip
+        return F.log_softmax(logits.float(), dim=-1), state  # (beams, V)
+
+    def select(state: DecoderState, rows: torch.Tensor) -> DecoderState:
+        return state.select(rows.to(encoder.device))
+
+    hypotheses = decoding.beam_search(
+        step, select, model.speller.initial_state(encoder), beam_size,
+        _max_steps(n_frames, model.config, max_length_ratio), BOS_ID, EOS_ID, length_penalty,
+        weights_of=lambda state: state.weights,
+    )  # fmt: skip
+    return decoding.best(hypotheses)
 
 
 def artifact_path(kind: str = "cpu") -> Path:
-    """data/artifacts/las.pt for cpu/gpu runs, las_ci.pt for the ci run (train.artifact_path)."""
-    from minispeech.train import artifact_path as artifact_path_for
-
-    return artifact_path_for("las", kind)
+    """data/artifacts/las.pt for cpu/gpu runs, las_ci.pt for the ci run."""
+    return checkpoint.artifact_path("las", kind)
 
 
 def load_pretrained(path: str | Path | None = None, device: str | torch.device = "cpu") -> LAS:
@@ -486,6 +454,4 @@ def load_pretrained(path: str | Path | None = None, device: str | torch.device =
     path=None takes the cpu/gpu run's artifact if it exists, else the ci run's; raises
     FileNotFoundError naming lesson 05 when neither exists.
     """
-    from minispeech.train import load_trained
-
-    return load_trained("las", LAS, LASConfig, TRAIN_HINT, path=path, device=device)
+    return checkpoint.load_pretrained("las", LAS, LASConfig, TRAIN_HINT, path=path, device=device)

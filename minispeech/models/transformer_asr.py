@@ -1,21 +1,22 @@
 """An attention encoder-decoder recognizer with a CTC head, trained on the joint CTC/attention loss.
 
 TransformerASRConfig  frozen config; TransformerASRConfig.preset("ci" | "cpu" | "gpu")
+TransformerASROutput  forward's result: .loss and its named parts
 TransformerASR        encode, ctc_log_probs, decode (teacher forcing), decode_step (KV cache),
-                      forward(features, lengths, tokens, token_lengths) -> named losses
+                      forward(batch) -> TransformerASROutput,
+                      transcribe(features, lengths, beam_size=1, ctc_weight=0) -> list[Hypothesis],
+                      n_best(features, lengths, beam_size) -> each utterance's finished hypotheses
+                      (minispeech.decoding.beam_search, KV cache rows reordered per step) with
+                      their attention and CTC log-probabilities, for decoding.rank
 joint_loss            λ · CTC + (1 - λ) · label-smoothed cross-entropy (Watanabe et al., 2017)
 decoder_targets       <bos> + y as decoder input, y + <eos> as target (padding ignored)
 greedy_decode         batched argmax decoding, with or without the KV cache (same outputs)
-n_best                beam search for one utterance: K hypotheses batched, KV cache reordered per
-                      step; each finished hypothesis with its attention and CTC scores
-rank                  order the n-best by attention score per token, or by CTC rescoring
-beam_search           the best of n_best by rank (optionally CTC-rescored: joint decoding)
 artifact_path         where lesson 06 saves the trained model (one file per profile kind)
 load_pretrained       the model lesson 06 trained, ready for inference (eval mode)
 
 The pipeline, top to bottom (ESPnet's joint CTC/attention recognizer, small):
-    log-mel (B, T_mel, n_mels) -> lesson 04's input pipeline and Conformer encoder
-    (warp, normalize, SpecAugment, strided Conv1d, sinusoidal positions, blocks) -> memory (B, T_out, C)
+    log-mel (B, T_mel, n_mels) -> lesson 04's input pipeline and Conformer encoder (nn/asr_frontend,
+    nn/encoder: warp, normalize, SpecAugment, strided Conv1d, sinusoidal positions, blocks) -> memory (B, T_out, C)
     memory -> Linear -> log-softmax: the CTC branch (blank = <pad> = 0)
     <bos> y_1 .. y_{S}  -> embedding * sqrt(C) + sinusoidal positions -> N pre-LN decoder layers
     (causal self-attention, cross-attention to memory, FFN) -> LayerNorm -> Linear: next characters,
@@ -31,26 +32,25 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minispeech.models import ctc_asr
-from minispeech.models.ctc_asr import (
-    CTCASRConfig,
-    frame_mask,
-    normalize_features,
-    spec_augment_batch,
-    warp_frequencies,
-)
+from minispeech import checkpoint, decoding
+from minispeech.decoding import Hypothesis
+from minispeech.dsp import MelConfig
+from minispeech.nn.asr_frontend import ASRFrontEnd, AugmentConfig
+from minispeech.nn.attention import padding_mask
+from minispeech.nn.encoder import EncoderConfig, SpeechEncoder
 from minispeech.nn.transformer import (
     KeyValueCache,
     SinusoidalPositionalEncoding,
     TransformerConfig,
     TransformerDecoderLayer,
-    TransformerEncoderLayer,
 )
+from minispeech.text import characters
 
 BLANK_ID, BOS_ID, EOS_ID = 0, 1, 2  # the characters() table: <pad> doubles as the CTC blank
 IGNORE_INDEX = -100  # target positions the cross-entropy skips (padding after <eos>)
@@ -62,10 +62,12 @@ LayerCache = tuple[KeyValueCache, KeyValueCache]  # (self-attention, cross-atten
 
 @dataclasses.dataclass(frozen=True)
 class TransformerASRConfig:
-    encoder: CTCASRConfig = CTCASRConfig()  # lesson 04's front end, augmentation and encoder sizes
-    encoder_kind: str = (
-        "conformer"  # "conformer" (lesson 04's blocks) or "transformer" (pre-LN layers)
-    )
+    mel: MelConfig = MelConfig()  # the front end the features were computed with
+    augment: AugmentConfig = AugmentConfig()  # lesson 04's training-time warp and SpecAugment
+    encoder: EncoderConfig = (
+        EncoderConfig()
+    )  # lesson 04's Conformer (kind="transformer": pre-LN layers)
+    vocabulary_size: int = len(characters())  # V: <pad> = CTC blank, <bos>, <eos>, characters
     decoder_layers: int = 2
     decoder_heads: int = 4
     decoder_feedforward_size: int = 576
@@ -76,9 +78,6 @@ class TransformerASRConfig:
     max_tokens_per_frame: float = 0.7  # guard, per encoder frame (eSpeak: <= 0.56 at 43/s)
 
     def __post_init__(self) -> None:
-        if self.encoder_kind not in ("conformer", "transformer"):
-            raise ValueError(f"TransformerASRConfig: encoder_kind must be 'conformer' or 'transformer', "
-                             f"got {self.encoder_kind!r}")  # fmt: skip
         if self.encoder.model_size % self.decoder_heads:
             raise ValueError(f"TransformerASRConfig: encoder.model_size {self.encoder.model_size} must be a "
                              f"multiple of decoder_heads {self.decoder_heads}")  # fmt: skip
@@ -96,17 +95,27 @@ class TransformerASRConfig:
         """ci: trains in seconds; cpu: lesson 04's Conformer encoder + a 2-layer decoder (15 min on
         2 cores); gpu: lesson 04's gpu encoder + a 6-layer decoder (ESPnet-like sizes)."""
         presets = {
-            "ci": lambda: cls(encoder=CTCASRConfig.preset("ci"), decoder_layers=1, decoder_heads=2,
-                              decoder_feedforward_size=128),
-            "cpu": lambda: cls(encoder=CTCASRConfig.preset("cpu")),
-            "gpu": lambda: cls(encoder=CTCASRConfig.preset("gpu"), decoder_layers=6,
-                               decoder_feedforward_size=2048),
+            "ci": lambda: cls(encoder=EncoderConfig(model_size=64, n_layers=2, n_heads=2, feedforward_size=128,
+                                                    conv_kernel_size=7),
+                              decoder_layers=1, decoder_heads=2, decoder_feedforward_size=128),
+            "cpu": lambda: cls(),
+            "gpu": lambda: cls(encoder=EncoderConfig(model_size=256, n_layers=12, n_heads=4, feedforward_size=1024,
+                                                     conv_kernel_size=31),
+                               augment=AugmentConfig(freq_mask_width=27, time_masks=10, time_mask_width=40),
+                               decoder_layers=6, decoder_feedforward_size=2048),
         }  # fmt: skip
         if profile not in presets:
             raise ValueError(
                 f"TransformerASRConfig.preset: unknown profile {profile!r}; choose one of {sorted(presets)}"
             )
         return presets[profile]()
+
+
+class TransformerASROutput(NamedTuple):
+    loss: torch.Tensor  # λ ctc_loss + (1 - λ) attention_loss
+    ctc_loss: torch.Tensor  # of the encoder's CTC head (torch's "mean")
+    attention_loss: torch.Tensor  # label-smoothed cross-entropy per target token (<eos> included)
+    accuracy: torch.Tensor  # teacher-forced next-token accuracy (no gradient)
 
 
 def decoder_targets(
@@ -133,13 +142,13 @@ def joint_loss(
     token_lengths: torch.Tensor,
     ctc_weight: float,
     label_smoothing: float,
-) -> dict[str, torch.Tensor]:
+) -> TransformerASROutput:
     """λ · CTC + (1 - λ) · CE. ctc_log_probs (B, T_out, V), out_lengths (B,), logits (B, S + 1, V)
     from decoder inputs <bos> y, tokens (B, S) y padded, token_lengths (B,).
 
     CTC is the mean over the batch of -log p(y | x) / |y| (torch's "mean"); the cross-entropy is the
-    mean over the real target tokens (<eos> included), with label smoothing. Returns {"loss",
-    "ctc_loss", "attention_loss", "accuracy"} (accuracy: argmax = target, teacher-forced).
+    mean over the real target tokens (<eos> included), with label smoothing. Returns the loss,
+    its two parts and the teacher-forced accuracy (argmax = target) as a TransformerASROutput.
     """
     ctc = F.ctc_loss(ctc_log_probs.float().transpose(0, 1), tokens, out_lengths, token_lengths,
                      blank=BLANK_ID, zero_infinity=True)  # fmt: skip
@@ -149,12 +158,7 @@ def joint_loss(
     real = targets != IGNORE_INDEX
     accuracy = ((logits.argmax(-1) == targets) & real).sum() / real.sum().clamp_min(1)
     loss = ctc_weight * ctc + (1.0 - ctc_weight) * attention
-    return {
-        "loss": loss,
-        "ctc_loss": ctc,
-        "attention_loss": attention,
-        "accuracy": accuracy.detach(),
-    }
+    return TransformerASROutput(loss, ctc, attention, accuracy.detach())
 
 
 class TransformerASR(nn.Module):
@@ -164,26 +168,13 @@ class TransformerASR(nn.Module):
     def __init__(self, config: TransformerASRConfig) -> None:
         super().__init__()
         self.config = config
-        encoder, size = config.encoder, config.encoder.model_size
-        self.subsampling = ctc_asr.ConvSubsampling(encoder)
-        if config.encoder_kind == "conformer":
-            self.encoder_blocks = nn.ModuleList(
-                ctc_asr.ConformerBlock(encoder) for _ in range(encoder.n_layers)
-            )
-            self.encoder_norm = nn.Identity()  # each Conformer block ends with a LayerNorm
-        else:
-            layer_config = TransformerConfig(
-                size, encoder.n_heads, encoder.feedforward_size, encoder.dropout
-            )
-            self.encoder_blocks = nn.ModuleList(
-                TransformerEncoderLayer(layer_config) for _ in range(encoder.n_layers)
-            )
-            self.encoder_norm = nn.LayerNorm(size)  # pre-LN stacks need a final norm
-        self.encoder_dropout = nn.Dropout(encoder.dropout)
-        self.ctc_head = nn.Linear(size, encoder.vocabulary_size)
+        size, vocabulary_size = config.encoder.model_size, config.vocabulary_size
+        self.front_end = ASRFrontEnd(config.mel, config.augment)
+        self.encoder = SpeechEncoder(config.mel.n_mels, config.encoder)
+        self.ctc_head = nn.Linear(size, vocabulary_size)
         decoder_config = TransformerConfig(size, config.decoder_heads, config.decoder_feedforward_size,
                                            config.decoder_dropout)  # fmt: skip
-        self.embedding = nn.Embedding(encoder.vocabulary_size, size)
+        self.embedding = nn.Embedding(vocabulary_size, size)
         nn.init.normal_(
             self.embedding.weight, std=size**-0.5
         )  # x sqrt(C) in decode: unit scale, like the positions
@@ -192,7 +183,7 @@ class TransformerASR(nn.Module):
         self.decoder_layers = nn.ModuleList(TransformerDecoderLayer(decoder_config)
                                             for _ in range(config.decoder_layers))  # fmt: skip
         self.decoder_norm = nn.LayerNorm(size)
-        self.classifier = nn.Linear(size, encoder.vocabulary_size)
+        self.classifier = nn.Linear(size, vocabulary_size)
 
     # --- encoder and CTC branch -------------------------------------------------------------
     def encode(
@@ -203,24 +194,9 @@ class TransformerASR(nn.Module):
         Lesson 04's pipeline: training-mode warping and SpecAugment, per-utterance normalization,
         subsampling, sinusoidal positions, encoder blocks. Padding frames of memory are zeroed.
         """
-        n_mels = self.config.encoder.mel.n_mels
-        if features.dim() != 3 or features.shape[2] != n_mels:
-            raise ValueError(f"TransformerASR: features must be (B, T_mel, n_mels = {n_mels}) log-mels, "
-                             f"got shape {tuple(features.shape)}")  # fmt: skip
-        lengths = lengths.to(features.device)
-        if self.training and self.config.encoder.warp_range > 0:
-            features = warp_frequencies(features, self.config.encoder)
-        x = normalize_features(features, lengths)  # (B, T_mel, n_mels)
-        if self.training:
-            x = spec_augment_batch(x, lengths, self.config.encoder)
-        x, out_lengths = self.subsampling(x, lengths)  # (B, T_out, C)
-        x = self.encoder_dropout(
-            x + ctc_asr.sinusoidal_positions(x.shape[1], x.shape[2]).to(x)[None]
-        )
-        mask = frame_mask(out_lengths, x.shape[1])  # (B, T_out)
-        for block in self.encoder_blocks:
-            x = block(x, mask)
-        return self.encoder_norm(x) * mask[:, :, None], out_lengths
+        device = self.ctc_head.weight.device
+        features, lengths = features.to(device), lengths.to(device)
+        return self.encoder(self.front_end(features, lengths), lengths)
 
     def ctc_log_probs(self, memory: torch.Tensor) -> torch.Tensor:
         """memory (B, T_out, C) -> per-frame log-probabilities (B, T_out, V), blank = 0."""
@@ -249,7 +225,7 @@ class TransformerASR(nn.Module):
             self.embedding(tokens) * math.sqrt(memory.shape[-1]), offset
         )  # (B, S, C)
         x = self.decoder_dropout(x)
-        memory_mask = frame_mask(memory_lengths.to(memory.device), memory.shape[1])  # (B, T_out)
+        memory_mask = padding_mask(memory_lengths.to(memory.device), memory.shape[1])  # (B, T_out)
         for index, layer in enumerate(self.decoder_layers):
             x = layer(x, memory, memory_mask, cache=None if cache is None else cache[index])
         return self.classifier(self.decoder_norm(x))  # (B, S, V)
@@ -274,17 +250,14 @@ class TransformerASR(nn.Module):
             ]
         return F.log_softmax(logits.float(), dim=-1)  # (B, V)
 
-    def forward(
-        self,
-        features: torch.Tensor,
-        lengths: torch.Tensor,
-        tokens: torch.Tensor,
-        token_lengths: torch.Tensor,
-    ) -> dict[str, torch.Tensor]:
-        """features (B, T_mel, n_mels), lengths (B,), tokens (B, S) padded characters (no <bos>/<eos>),
-        token_lengths (B,) -> joint_loss's dict {"loss", "ctc_loss", "attention_loss", "accuracy"}."""
-        memory, out_lengths = self.encode(features, lengths)
-        tokens, token_lengths = tokens.to(memory.device), token_lengths.to(memory.device)
+    def forward(self, batch: dict) -> TransformerASROutput:
+        """A collated batch: features (B, T_mel, n_mels), tokens (B, S) padded characters (no
+        <bos>/<eos>) and their lengths -> joint_loss's TransformerASROutput (.loss and parts)."""
+        memory, out_lengths = self.encode(batch["features"], batch["feature_lengths"])
+        tokens, token_lengths = (
+            batch["tokens"].to(memory.device),
+            batch["token_lengths"].to(memory.device),
+        )
         inputs, _ = decoder_targets(tokens, token_lengths)
         logits = self.decode(inputs, memory, out_lengths)  # (B, S + 1, V)
         return joint_loss(self.ctc_log_probs(memory), out_lengths, logits, tokens, token_lengths,
@@ -294,6 +267,89 @@ class TransformerASR(nn.Module):
         """The decoding guard: characters allowed for an utterance of out_length encoder frames."""
         by_frames = int(math.ceil(self.config.max_tokens_per_frame * out_length)) + 1
         return max(1, min(self.config.max_output_length, by_frames))
+
+    @torch.no_grad()
+    def transcribe(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        beam_size: int = 1,
+        ctc_weight: float = 0.0,
+    ) -> list[Hypothesis]:
+        """features (B, T_mel, n_mels), lengths (B,) -> one Hypothesis per utterance.
+
+        beam_size 1: greedy_decode (KV cache); else the best of n_best by decoding.rank, with
+        ctc_weight > 0 rescoring the n-best by the CTC head (joint decoding). Eval mode.
+        """
+        was_training = self.training
+        self.eval()
+        if beam_size == 1:
+            hypotheses = [Hypothesis(tokens) for tokens in greedy_decode(self, features, lengths)]
+        else:
+            hypotheses = [decoding.rank(n_best, ctc_weight)[0][0]
+                          for n_best in self.n_best(features, lengths, beam_size)]  # fmt: skip
+        self.train(was_training)
+        return hypotheses
+
+    @torch.no_grad()
+    def n_best(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        beam_size: int = 4,
+        use_cache: bool = True,
+    ) -> list[list[Hypothesis]]:
+        """Beam search (decoding.beam_search) per utterance of the batch -> its finished hypotheses,
+        each with log_prob (attention) and ctc_log_prob (the CTC head), for decoding.rank.
+
+        The K live hypotheses of one utterance are a batch of K decoder rows; the KV cache rows
+        are reordered to follow the surviving beams at every step. Eval mode.
+        """
+        was_training = self.training
+        self.eval()
+        memory, out_lengths = self.encode(features, lengths)
+        ctc_log_probs = self.ctc_log_probs(memory)  # (B, T_out, V)
+        results = []
+        for b, out_length in enumerate(out_lengths.tolist()):
+            hypotheses = self._beam_one(memory[b : b + 1, :out_length], beam_size, use_cache)
+            ctc_scores = ctc_sequence_log_probs(
+                ctc_log_probs[b], out_length, [h.tokens for h in hypotheses]
+            )
+            for hypothesis, ctc_score in zip(hypotheses, ctc_scores.tolist(), strict=True):
+                hypothesis.ctc_log_prob = ctc_score
+            results.append(hypotheses)
+        self.train(was_training)
+        return results
+
+    def _beam_one(self, memory: torch.Tensor, beam_size: int, use_cache: bool) -> list[Hypothesis]:
+        """decoding.beam_search for one utterance's memory (1, T_out, C); the state of the K live
+        beams is (their prefixes (K, S) with <bos>, the KV cache with K rows or None)."""
+        memory_length = torch.tensor([memory.shape[1]], device=memory.device)
+
+        def step(previous: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+            prefixes, cache = state
+            prefixes = torch.cat(
+                [prefixes, previous[:, None].to(prefixes.device)], dim=1
+            )  # (K, S + 1)
+            count = len(prefixes)
+            log_probs = self.decode_step(
+                prefixes, memory.expand(count, -1, -1), memory_length.expand(count), cache
+            )  # (K, V)
+            return log_probs, (prefixes, cache)
+
+        def select(state: tuple, rows: torch.Tensor) -> tuple:
+            prefixes, cache = state
+            rows = rows.to(prefixes.device)
+            if cache is not None:
+                _reorder(cache, rows)
+            return prefixes[rows], cache
+
+        start = (
+            torch.zeros(1, 0, dtype=torch.long, device=memory.device),
+            self.new_cache() if use_cache else None,
+        )
+        limit = self.max_length(memory.shape[1])
+        return decoding.beam_search(step, select, start, beam_size, limit, BOS_ID, EOS_ID)
 
 
 def _reorder(cache: list[LayerCache], order: torch.Tensor) -> None:
@@ -350,109 +406,24 @@ def ctc_sequence_log_probs(
     return -negative  # -inf where a hypothesis cannot fit in T_out frames
 
 
-@dataclasses.dataclass
-class Hypothesis:
-    tokens: list[int]  # character ids, without <bos> and <eos>
-    attention_score: float  # log p_att(tokens, <eos> | x); without <eos> if the length guard cut it
-    ctc_score: float  # log p_CTC(tokens | x), all alignments summed; -inf if it cannot fit
-
-
-@torch.no_grad()
-def n_best(
-    model: TransformerASR, features: torch.Tensor, beam_size: int = 4, use_cache: bool = True
-) -> list[Hypothesis]:
-    """Beam search for ONE utterance, features (T_mel, n_mels) -> its finished hypotheses.
-
-    The K hypotheses are a batch of K rows; each step scores K x V extensions by the sum of
-    attention log-probabilities, keeps the best K, and reorders the KV cache rows to follow them.
-    A hypothesis that emits <eos> is finished and leaves the beam, which the next step refills
-    to K from the live ones; the search stops once K hypotheses have finished or at
-    model.max_length(T_out). Each finished one also gets its CTC score, for rank(..., ctc_weight).
-    """
-    if features.dim() != 2:
-        raise ValueError(
-            f"beam_search: features must be one utterance (T_mel, n_mels), got {tuple(features.shape)}"
-        )
-    if beam_size < 1:
-        raise ValueError(f"beam_search: beam_size must be >= 1, got {beam_size}")
-    device = next(model.parameters()).device
-    memory, out_lengths = model.encode(
-        features[None].to(device), torch.tensor([features.shape[0]], device=device)
-    )
-    out_length, limit = int(out_lengths[0]), model.max_length(int(out_lengths[0]))
-    prefixes = torch.full((1, 1), BOS_ID, dtype=torch.long, device=device)  # (K, S), K = 1 at first
-    scores = torch.zeros(1, device=device)  # (K,) summed attention log-probabilities
-    cache = model.new_cache() if use_cache else None
-    finished: list[tuple[list[int], float]] = []
-    for step in range(limit):
-        count = prefixes.shape[0]
-        log_probs = model.decode_step(
-            prefixes, memory.expand(count, -1, -1), out_lengths.expand(count), cache
-        )
-        candidates = (scores[:, None] + log_probs).flatten()  # (K * V,)
-        best_scores, best = candidates.topk(min(beam_size, candidates.numel()))
-        rows, tokens = best // log_probs.shape[1], best % log_probs.shape[1]
-        ended = (tokens == EOS_ID) | (step + 1 >= limit)
-        for row, token, score, end in zip(
-            rows.tolist(), tokens.tolist(), best_scores.tolist(), ended.tolist(), strict=True
-        ):
-            if end:
-                hypothesis = prefixes[row, 1:].tolist() + ([] if token == EOS_ID else [token])
-                finished.append((hypothesis, score))
-        alive = ~ended
-        if len(finished) >= beam_size or not bool(alive.any()):
-            break
-        rows, tokens, scores = rows[alive], tokens[alive], best_scores[alive]
-        prefixes = torch.cat([prefixes[rows], tokens[:, None]], dim=1)
-        if cache is not None:
-            _reorder(cache, rows)
-    hypotheses = [tokens for tokens, _ in finished]
-    ctc_scores = ctc_sequence_log_probs(model.ctc_log_probs(memory)[0], out_length, hypotheses)
-    return [
-        Hypothesis(tokens, score, float(ctc))
-        for (tokens, score), ctc in zip(finished, ctc_scores.tolist(), strict=True)
-    ]
-
-
-def rank(hypotheses: list[Hypothesis], ctc_weight: float = 0.0) -> list[tuple[Hypothesis, float]]:
-    """(hypothesis, score) best first. ctc_weight w = 0: the attention log-probability per token
-    (<eos> counted), else (1 - w) log p_att + w log p_CTC: CTC rescoring of the n-best, a cheap
-    form of ESPnet's joint decoding (Watanabe et al., 2017, score every prefix with CTC)."""
-    if ctc_weight > 0:
-        scores = [
-            (1 - ctc_weight) * h.attention_score + ctc_weight * h.ctc_score for h in hypotheses
-        ]
-    else:
-        scores = [h.attention_score / (len(h.tokens) + 1.0) for h in hypotheses]
-    order = sorted(range(len(hypotheses)), key=lambda i: scores[i], reverse=True)
-    return [(hypotheses[i], scores[i]) for i in order]
-
-
-def beam_search(
-    model: TransformerASR,
-    features: torch.Tensor,
-    beam_size: int = 4,
-    ctc_weight: float = 0.0,
-    use_cache: bool = True,
-) -> list[int]:
-    """The best hypothesis of n_best(model, features, beam_size) by rank(..., ctc_weight):
-    one utterance (T_mel, n_mels) -> character ids (no <bos>/<eos>)."""
-    return rank(n_best(model, features, beam_size, use_cache), ctc_weight)[0][0].tokens
-
-
 def artifact_path(kind: str = "cpu") -> Path:
     """data/artifacts/transformer_asr.pt for cpu/gpu runs, transformer_asr_ci.pt for the ci run."""
-    from minispeech.train import artifact_path as artifact_path_for
-
-    return artifact_path_for("transformer_asr", kind)
+    return checkpoint.artifact_path("transformer_asr", kind)
 
 
-def load_pretrained(path: str | Path | None = None, device: str | torch.device = "cpu") -> TransformerASR:
+def load_pretrained(
+    path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> TransformerASR:
     """The recognizer lesson 06 trained, in eval mode, built from the config in its checkpoint.
 
     path=None takes the cpu/gpu run's artifact if it exists, else the ci run's; raises
     FileNotFoundError naming lesson 06 when neither exists.
     """
-    from minispeech.train import load_trained
-
-    return load_trained("transformer_asr", TransformerASR, TransformerASRConfig, TRAIN_HINT, path=path, device=device)
+    return checkpoint.load_pretrained(
+        "transformer_asr",
+        TransformerASR,
+        TransformerASRConfig,
+        TRAIN_HINT,
+        path=path,
+        device=device,
+    )

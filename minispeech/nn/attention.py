@@ -1,19 +1,24 @@
 """Attention for encoder-decoder models: where should this decoder step look in the encoding?
 
+padding_mask, causal_mask    boolean keep-masks: (B, T) real frames; (T_q, T_k) lower triangle
 masked_softmax              softmax over the last axis; masked positions get exactly zero weight
-DotProductAttention         softmax(q k^T / sqrt(D)) v (Luong et al., 2015; Vaswani et al., 2017)
+attention_weights           softmax(q k^T / sqrt(D)) over the kept keys (optionally causal)
+scaled_dot_product_attention  attention_weights(q, k) @ v  (= F.scaled_dot_product_attention)
+DotProductAttention         the same as a module (Luong et al., 2015; Vaswani et al., 2017)
 AttentionConfig             frozen sizes of the additive and location-sensitive attentions
 AdditiveAttention           e = v^T tanh(W q + U k) (Bahdanau et al., 2015), one decoder step
 LocationSensitiveAttention  + a convolution over the cumulative weights of previous steps
                             (Chorowski et al., 2015; Tacotron 2, Shen et al., 2018)
 guided_attention_loss       penalizes weight far from the diagonal (Tachibana et al., 2017)
 
-Masks are boolean "keep" tensors: True where a key may be attended (a real encoder frame),
-False on padding, as for torch.nn.functional.scaled_dot_product_attention.
+Every attention in minispeech (here, nn/transformer.py, every model) uses ONE mask convention:
+boolean "keep" tensors, True where a key may be attended (a real encoder frame), False on padding,
+as for torch.nn.functional.scaled_dot_product_attention (torch.nn.MultiheadAttention's masks are the
+opposite: True = ignore), and one masked softmax (masked_softmax below).
 Shapes   B batch, T_q queries (decoder steps), T_k keys (encoder frames), C_q / C_k / C_v
          query / key / value channels, D dot-product size.
-Taught in lessons/05_attention.ipynb (additive, location-sensitive) and lessons/07_tacotron2.ipynb
-(guided attention).
+Taught in lessons/05_attention.ipynb (additive, location-sensitive), lessons/06_transformer.ipynb
+(scaled dot-product, masks) and lessons/07_tacotron2.ipynb (guided attention).
 """
 
 from __future__ import annotations
@@ -36,6 +41,54 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None, dim: int = -
         raise ValueError(f"masked_softmax: mask must be a bool keep-mask (True = attend), got {mask.dtype}")
     weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
     return weights.masked_fill(~mask, 0.0)  # also turns the NaN of all-masked rows into zeros
+
+
+def padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
+    """(B, T) bool, True on the first lengths[b] positions of row b (the real frames)."""
+    return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def causal_mask(n_queries: int, n_keys: int | None = None, device: torch.device | None = None) -> torch.Tensor:
+    """(T_q, T_k) bool, True where key j <= the query's position T_k - T_q + i.
+
+    The queries are the last T_q positions of the T_k keys (bottom-right aligned), which is
+    what incremental decoding with a cache needs; with T_q == T_k it is the lower triangle.
+    """
+    n_keys = n_queries if n_keys is None else n_keys
+    query_positions = torch.arange(n_keys - n_queries, n_keys, device=device)  # (T_q,)
+    return torch.arange(n_keys, device=device)[None, :] <= query_positions[:, None]  # (T_q, T_k)
+
+
+def attention_weights(
+    query: torch.Tensor, key: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False
+) -> torch.Tensor:
+    """query (..., T_q, D), key (..., T_k, D), mask bool keep broadcastable to (..., T_q, T_k)
+    -> weights (..., T_q, T_k) = softmax(q k^T / sqrt(D)) over the kept keys.
+
+    causal adds causal_mask(T_q, T_k). A row with no kept key gets zero weights (not NaN).
+    """
+    scores = torch.matmul(query, key.transpose(-2, -1)) / math.sqrt(query.shape[-1])  # (..., T_q, T_k)
+    keep = mask
+    if causal:
+        triangle = causal_mask(query.shape[-2], key.shape[-2], device=query.device)  # (T_q, T_k)
+        keep = triangle if keep is None else keep & triangle
+    return masked_softmax(scores, keep)
+
+
+def scaled_dot_product_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    causal: bool = False,
+) -> torch.Tensor:
+    """query (..., T_q, D), key (..., T_k, D), value (..., T_k, D_v) -> (..., T_q, D_v).
+
+    Equals F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=causal)
+    wherever each query keeps at least one key (and T_q == T_k when causal: torch aligns the
+    triangle top-left, we bottom-right). Lesson 06, section 1.
+    """
+    return torch.matmul(attention_weights(query, key, mask, causal), value)  # (..., T_q, D_v)
 
 
 class DotProductAttention(nn.Module):
@@ -62,8 +115,7 @@ class DotProductAttention(nn.Module):
                              f"got {tuple(query.shape)} and {tuple(keys.shape)}")  # fmt: skip
         if mask is not None and mask.dim() == 2:
             mask = mask[:, None, :]  # (B, 1, T_k): the same keys for every query
-        scores = torch.matmul(query, keys.transpose(1, 2)) / math.sqrt(query.shape[-1])  # (B, T_q, T_k)
-        weights = masked_softmax(scores, mask)  # (B, T_q, T_k)
+        weights = attention_weights(query, keys, mask)  # (B, T_q, T_k)
         return torch.matmul(weights, values), weights  # (B, T_q, C_v)
 
 

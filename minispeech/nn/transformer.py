@@ -1,25 +1,22 @@
-"""Transformer and Conformer blocks (Vaswani et al., 2017; Gulati et al., 2020), written out.
+"""The Transformer family (Vaswani et al., 2017): multi-head attention, positions, pre-LN layers.
 
-attention_weights             softmax(q k^T / sqrt(D)) with keep-masks and an optional causal mask
-scaled_dot_product_attention  attention_weights(q, k) @ v  (= F.scaled_dot_product_attention)
-causal_mask, padding_mask     boolean keep-masks: (T_q, T_k) lower triangle, (B, T) real frames
-KeyValueCache                 projected keys/values of the steps decoded so far (incremental decoding)
 MultiHeadAttention            q/k/v/out projections, H heads, optional RoPE and KV cache
-                              (= torch.nn.MultiheadAttention with the same weights)
+                              (= torch.nn.MultiheadAttention with the same weights); the fused
+                              F.scaled_dot_product_attention kernel when the weights are not needed
+KeyValueCache                 projected keys/values of the steps decoded so far (incremental decoding)
 SinusoidalPositionalEncoding  x + sin/cos table (Sec. 3.5)
 RotaryPositionalEmbedding     RoPE (Su et al., 2021), rotate-half convention, per head on q and k
 FeedForward                   Linear -> activation -> dropout -> Linear
-TransformerConfig             frozen sizes shared by the layers below
+TransformerConfig             frozen sizes shared by the layers below and by nn/encoder.py's Conformer
 TransformerEncoderLayer       pre-LN: x + MHSA(LN x), x + FFN(LN x)
-TransformerDecoderLayer       pre-LN: + causal MHSA, + cross-attention to the encoder, + FFN
-ConvSubsampling               two stride-2 Conv2d: T -> ((T - 1) // 2 - 1) // 2, with new lengths
-ConvolutionModule             LN, pointwise + GLU, depthwise conv, BatchNorm/LayerNorm, Swish, pointwise
-ConformerBlock                FFN/2, MHSA, convolution module, FFN/2, LayerNorm
+TransformerDecoderLayer       pre-LN: + causal MHSA (KV cache), + cross-attention to the encoder, + FFN
 
-Masks are boolean "keep" tensors, True where a query may attend a key, the convention of
-F.scaled_dot_product_attention (torch.nn.MultiheadAttention's masks are the opposite: True = ignore).
+The dot-product primitives (attention_weights, scaled_dot_product_attention, causal_mask,
+padding_mask) and the one masked softmax live in nn/attention.py; speech encoders (subsampling,
+Conformer block, the encoder stack every recognizer uses) in nn/encoder.py.
+Masks are boolean "keep" tensors, True where a query may attend a key (nn/attention.py).
 Shapes   B batch, T / T_q / T_k sequence, query and key lengths, C = model_size channels,
-         H heads, D = C / H head size, F features per input frame (e.g. n_mels).
+         H heads, D = C / H head size.
 Taught in lessons/06_transformer.ipynb.
 """
 
@@ -32,61 +29,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minispeech.nn.attention import (
+    attention_weights,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+)
+
+__all__ = [
+    "KeyValueCache", "MultiHeadAttention", "RotaryPositionalEmbedding", "SinusoidalPositionalEncoding",
+    "TransformerConfig", "FeedForward", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "attention_weights", "causal_mask", "padding_mask", "scaled_dot_product_attention",
+]  # the last four live in nn/attention.py; lesson 06 meets them here
+
 ROPE_BASE = 10000.0  # θ_i = base^(-2i / D) in RoPE and in the sinusoidal table
-SUBSAMPLING_KERNEL, SUBSAMPLING_STRIDE = 3, 2  # each of ConvSubsampling's two Conv2d
-
-
-def causal_mask(n_queries: int, n_keys: int | None = None, device: torch.device | None = None) -> torch.Tensor:
-    """(T_q, T_k) bool, True where key j <= the query's position T_k - T_q + i.
-
-    The queries are the last T_q positions of the T_k keys (bottom-right aligned), which is
-    what incremental decoding with a cache needs; with T_q == T_k it is the lower triangle.
-    """
-    n_keys = n_queries if n_keys is None else n_keys
-    query_positions = torch.arange(n_keys - n_queries, n_keys, device=device)  # (T_q,)
-    return torch.arange(n_keys, device=device)[None, :] <= query_positions[:, None]  # (T_q, T_k)
-
-
-def padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
-    """(B, T) bool, True on the first lengths[b] positions of row b (the real frames)."""
-    return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def attention_weights(
-    query: torch.Tensor, key: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False
-) -> torch.Tensor:
-    """query (..., T_q, D), key (..., T_k, D), mask bool keep broadcastable to (..., T_q, T_k)
-    -> weights (..., T_q, T_k) = softmax(q k^T / sqrt(D)) over the kept keys.
-
-    causal adds causal_mask(T_q, T_k). A row with no kept key gets zero weights (not NaN).
-    """
-    scores = torch.matmul(query, key.transpose(-2, -1)) / math.sqrt(query.shape[-1])  # (..., T_q, T_k)
-    keep = None if mask is None else mask
-    if mask is not None and mask.dtype != torch.bool:
-        raise ValueError(f"attention_weights: mask must be a bool keep-mask (True = attend), got {mask.dtype}")
-    if causal:
-        triangle = causal_mask(query.shape[-2], key.shape[-2], device=query.device)  # (T_q, T_k)
-        keep = triangle if keep is None else keep & triangle
-    if keep is None:
-        return torch.softmax(scores, dim=-1)
-    weights = torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1)
-    return weights.masked_fill(~keep, 0.0)  # exact zeros, and no NaN where a whole row is masked
-
-
-def scaled_dot_product_attention(
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    causal: bool = False,
-) -> torch.Tensor:
-    """query (..., T_q, D), key (..., T_k, D), value (..., T_k, D_v) -> (..., T_q, D_v).
-
-    Equals F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=causal)
-    wherever each query keeps at least one key (and T_q == T_k when causal: torch aligns the
-    triangle top-left, we bottom-right). Lesson 06, section 1.
-    """
-    return torch.matmul(attention_weights(query, key, mask, causal), value)  # (..., T_q, D_v)
 
 
 @dataclasses.dataclass
@@ -160,13 +116,16 @@ class MultiHeadAttention(nn.Module):
         attention_mask: torch.Tensor | None = None,
         causal: bool = False,
         cache: KeyValueCache | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query (B, T_q, C); key_value (B, T_k, C) for cross-attention, None for self-attention;
         key_mask (B, T_k) keep (padding); attention_mask (T_q, T_k) or (B, T_q, T_k) keep;
         causal adds causal_mask; cache (updated in place) holds the earlier steps' keys/values.
 
         Returns output (B, T_q, C) and weights (B, H, T_q, T_k). With a cache, T_k counts the
-        cached steps too, and key_mask / attention_mask must cover them.
+        cached steps too, and key_mask / attention_mask must cover them. need_weights=False
+        returns (output, None) from torch's fused kernel: the same numbers (up to rounding),
+        faster, for training and decoding; the written-out path is what lesson 06 teaches.
         """
         batch_size, n_queries, model_size = query.shape
         is_cross = key_value is not None
@@ -193,7 +152,16 @@ class MultiHeadAttention(nn.Module):
         if attention_mask is not None:
             extra = attention_mask if attention_mask.dim() == 2 else attention_mask[:, None]  # (B, 1, T_q, T_k)
             keep = extra if keep is None else keep & extra
-        weights = attention_weights(queries, keys, keep, causal)  # (B, H, T_q, T_k)
+        if causal:
+            triangle = causal_mask(n_queries, keys.shape[2], device=query.device)  # (T_q, T_k)
+            keep = triangle if keep is None else keep & triangle
+        if not need_weights:
+            attended = F.scaled_dot_product_attention(
+                queries, keys, values, attn_mask=keep, dropout_p=self.dropout if self.training else 0.0
+            )  # (B, H, T_q, D); a query must keep at least one key (padding masks always do)
+            attended = attended.transpose(1, 2).reshape(batch_size, n_queries, model_size)  # (B, T_q, C)
+            return self.output_projection(attended), None
+        weights = attention_weights(queries, keys, keep)  # (B, H, T_q, T_k)
         attended = torch.matmul(F.dropout(weights, self.dropout, self.training), values)  # (B, H, T_q, D)
         attended = attended.transpose(1, 2).reshape(batch_size, n_queries, model_size)  # (B, T_q, C)
         return self.output_projection(attended), weights
@@ -274,7 +242,7 @@ class TransformerEncoderLayer(nn.Module):
 
         Outputs at real frames do not depend on the padding (in eval mode).
         """
-        attended, _ = self.attention(self.attention_norm(x), key_mask=mask)
+        attended, _ = self.attention(self.attention_norm(x), key_mask=mask, need_weights=False)
         x = x + self.dropout(attended)
         return x + self.dropout(self.feedforward(self.feedforward_norm(x)))
 
@@ -312,107 +280,12 @@ class TransformerDecoderLayer(nn.Module):
         encoder output, memory_mask (B, T_k) keep or None -> (B, T, C).
         """
         self_cache, cross_cache = (None, None) if cache is None else cache
-        attended, _ = self.self_attention(self.self_attention_norm(x), causal=True, cache=self_cache)
+        attended, _ = self.self_attention(
+            self.self_attention_norm(x), causal=True, cache=self_cache, need_weights=False
+        )
         x = x + self.dropout(attended)
         attended, _ = self.cross_attention(
-            self.cross_attention_norm(x), memory, key_mask=memory_mask, cache=cross_cache
+            self.cross_attention_norm(x), memory, key_mask=memory_mask, cache=cross_cache, need_weights=False
         )
         x = x + self.dropout(attended)
         return x + self.dropout(self.feedforward(self.feedforward_norm(x)))
-
-
-class ConvSubsampling(nn.Module):
-    """Two Conv2d (kernel 3, stride 2, no padding) + ReLU over (time, feature), then Linear to C.
-
-    (B, T, F) -> (B, ((T - 1) // 2 - 1) // 2, C): about 4 times fewer frames (ESPnet's
-    Conv2dSubsampling). Needs T >= 7. Output frames inside the new lengths see only real
-    input frames, so padding does not change them. Lesson 06, section 7.
-    """
-
-    def __init__(self, input_size: int, config: TransformerConfig) -> None:
-        super().__init__()
-        channels, kernel, stride = config.model_size, SUBSAMPLING_KERNEL, SUBSAMPLING_STRIDE
-        self.convs = nn.Sequential(
-            nn.Conv2d(1, channels, kernel, stride), nn.ReLU(),
-            nn.Conv2d(channels, channels, kernel, stride), nn.ReLU(),
-        )  # fmt: skip
-        reduced_features = self.output_lengths(torch.tensor(input_size)).item()
-        if reduced_features < 1:
-            raise ValueError(f"ConvSubsampling: input_size must be at least 7, got {input_size}")
-        self.projection = nn.Linear(channels * reduced_features, config.model_size)
-
-    @staticmethod
-    def output_lengths(lengths: torch.Tensor) -> torch.Tensor:
-        """(T - kernel) // stride + 1 twice, = ((T - 1) // 2 - 1) // 2; 0 for T < 7."""
-        for _ in range(2):
-            lengths = torch.div(lengths - SUBSAMPLING_KERNEL, SUBSAMPLING_STRIDE, rounding_mode="floor") + 1
-        return lengths.clamp_min(0)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, T, F), lengths (B,) -> (B, T_out, C) and new lengths (B,)."""
-        if x.dim() != 3 or x.shape[1] < 7:
-            raise ValueError(f"ConvSubsampling: x must be (B, T >= 7, F), got shape {tuple(x.shape)}")
-        y = self.convs(x[:, None])  # (B, 1, T, F) -> (B, C, T_out, F_out)
-        batch_size, channels, n_frames, n_features = y.shape
-        y = y.transpose(1, 2).reshape(batch_size, n_frames, channels * n_features)  # (B, T_out, C * F_out)
-        return self.projection(y), self.output_lengths(lengths)
-
-
-class ConvolutionModule(nn.Module):
-    """LN -> pointwise conv to 2C -> GLU -> depthwise conv -> BatchNorm or LayerNorm -> Swish
-    -> pointwise conv -> dropout (Gulati et al., Fig. 2). Lesson 06, section 8."""
-
-    def __init__(self, config: TransformerConfig) -> None:
-        super().__init__()
-        size, kernel = config.model_size, config.conv_kernel_size
-        self.norm = nn.LayerNorm(size)
-        self.pointwise_in = nn.Conv1d(size, 2 * size, kernel_size=1)
-        self.depthwise = nn.Conv1d(size, size, kernel, padding=kernel // 2, groups=size)
-        self.depthwise_norm = nn.BatchNorm1d(size) if config.conv_norm == "batch" else nn.LayerNorm(size)
-        self.pointwise_out = nn.Conv1d(size, size, kernel_size=1)
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, C), mask (B, T) keep or None -> (B, T, C)."""
-        y = self.norm(x).transpose(1, 2)  # (B, C, T): convolutions want channels first
-        y = F.glu(self.pointwise_in(y), dim=1)  # (B, 2C, T) -> (B, C, T)
-        if mask is not None:
-            y = y * mask[:, None, :]  # padding must read as zeros, as after an utterance's end
-        y = self.depthwise(y)  # (B, C, T)
-        if isinstance(self.depthwise_norm, nn.LayerNorm):
-            y = self.depthwise_norm(y.transpose(1, 2)).transpose(1, 2)  # normalized over C, back to (B, C, T)
-        else:
-            y = self.depthwise_norm(y)  # eval mode: running statistics, so no padding leaks in
-        y = self.pointwise_out(F.silu(y))  # (B, C, T)
-        return self.dropout(y.transpose(1, 2))  # (B, T, C)
-
-
-class ConformerBlock(nn.Module):
-    """x + FFN/2, + MHSA, + convolution module, + FFN/2, then LayerNorm (Gulati et al., Eq. 1).
-
-    Each sub-module is pre-LN; the feed-forward modules use Swish. Lesson 06, section 8.
-    """
-
-    def __init__(self, config: TransformerConfig) -> None:
-        super().__init__()
-        self.feedforward_in_norm = nn.LayerNorm(config.model_size)
-        self.feedforward_in = FeedForward(config, activation=nn.SiLU)
-        self.attention_norm = nn.LayerNorm(config.model_size)
-        self.attention = MultiHeadAttention(config.model_size, config.n_heads, config.dropout, config.rotary)
-        self.convolution = ConvolutionModule(config)
-        self.feedforward_out_norm = nn.LayerNorm(config.model_size)
-        self.feedforward_out = FeedForward(config, activation=nn.SiLU)
-        self.final_norm = nn.LayerNorm(config.model_size)
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, C), mask (B, T) keep (real frames) or None -> (B, T, C).
-
-        In eval mode, outputs at real frames do not depend on the padding.
-        """
-        x = x + 0.5 * self.dropout(self.feedforward_in(self.feedforward_in_norm(x)))
-        attended, _ = self.attention(self.attention_norm(x), key_mask=mask)
-        x = x + self.dropout(attended)
-        x = x + self.convolution(x, mask)
-        x = x + 0.5 * self.dropout(self.feedforward_out(self.feedforward_out_norm(x)))
-        return self.final_norm(x)
