@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minispeech.dp.dtw import dtw
-from minispeech.dp.hmm import hmm_backward, hmm_forward, viterbi
+from minispeech.dp.hmm import hmm_backward, hmm_forward, logsumexp, viterbi
+from minispeech.dp.warping import dtw
 
 LOG_2PI = math.log(2.0 * math.pi)
 MIN_OCCUPANCY = 1e-10  # expected frames below which a state or component keeps its old parameters
@@ -72,15 +72,6 @@ class HMMConfig:
 # ----------------------------------------------------------------------------------------
 
 
-def _logsumexp(values: np.ndarray, axis: int) -> np.ndarray:
-    """log Σ exp(values) along axis; an all -inf slice gives -inf."""
-    maximum = np.max(values, axis=axis, keepdims=True)
-    maximum = np.where(np.isfinite(maximum), maximum, 0.0)
-    with np.errstate(divide="ignore", under="ignore"):
-        total = np.log(np.sum(np.exp(values - maximum), axis=axis, keepdims=True))
-    return np.squeeze(total + maximum, axis=axis)
-
-
 def _log(probabilities: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.log(probabilities)
@@ -119,7 +110,7 @@ def state_occupancy(log_alpha: np.ndarray, log_beta: np.ndarray) -> np.ndarray:
 
     log_alpha, log_beta (T, N) from minispeech.dp.hmm_forward / hmm_backward. Lesson 03, section 5.
     """
-    log_likelihood = _logsumexp(log_alpha[-1], axis=0)
+    log_likelihood = logsumexp(log_alpha[-1], axis=0)
     with np.errstate(under="ignore"):
         return np.exp(log_alpha + log_beta - log_likelihood)
 
@@ -132,7 +123,7 @@ def transition_counts(
     ξ_t(i, j) = α_t(i) a_ij b_j(o_t+1) β_t+1(j) / p(O) for t = 0 .. T-2; summing row i over j
     gives Σ_t γ_t(i) over the same frames. Lesson 03, section 5.
     """
-    log_likelihood = _logsumexp(log_alpha[-1], axis=0)
+    log_likelihood = logsumexp(log_alpha[-1], axis=0)
     ahead = log_B[1:] + log_beta[1:]  # (T-1, N): log b_j(o_t+1) + log β_t+1(j)
     # (T-1, N, 1) + (1, N, N) + (T-1, 1, N) -> (T-1, N, N): [t, from i, to j]
     log_xi = log_alpha[:-1, :, None] + log_A[None, :, :] + ahead[:, None, :] - log_likelihood
@@ -312,7 +303,7 @@ class GaussianMixtureHMM:
         Equals hmmlearn GMMHMM(covariance_type="diag")._compute_log_likelihood with the same
         parameters. Lesson 03, section 6.
         """
-        return _logsumexp(self.component_log_probs(features), axis=2)
+        return logsumexp(self.component_log_probs(features), axis=2)
 
     def _constrained(self, log_B: np.ndarray) -> np.ndarray:
         """log_B with the end constraint applied when the config asks for it (a copy)."""
@@ -403,7 +394,7 @@ class GaussianMixtureHMM:
         for index, sequence in enumerate(sequences):
             sequence = _check_features(sequence, f"sequences[{index}]")
             component = self.component_log_probs(sequence)  # (T, N, M)
-            log_B = _logsumexp(component, axis=2)  # (T, N)
+            log_B = logsumexp(component, axis=2)  # (T, N)
             constrained = self._constrained(log_B)
             log_alpha, log_likelihood = hmm_forward(
                 self.log_initial, self.log_transitions, constrained

@@ -48,8 +48,7 @@ def test_no_module_reexports_through_importlib_or_star_imports():
     "minispeech.dsp",
     "minispeech.text",
     "minispeech.nn",
-    pytest.param("minispeech.dp", marks=pytest.mark.xfail(
-        strict=True, reason="dp/dtw.py and dp/edit_distance.py export dtw and edit_distance: rename the files")),
+    "minispeech.dp",
 ])
 def test_no_submodule_is_named_like_a_public_name(package_name):
     # `text/normalize.py` holding `normalize` made minispeech.text.normalize the function or the

@@ -60,11 +60,12 @@ def _check_model(log_A: np.ndarray, log_B: np.ndarray, log_pi: np.ndarray | None
 # ----------------------------------------------------------------------------------------
 
 
-def _logsumexp_reference(values: np.ndarray, axis: int = 0) -> np.ndarray:
-    """log Σ exp(values) along axis, safe for -inf entries (an all -inf slice gives -inf)."""
+def logsumexp(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """log Σ exp(values) along axis, safe for -inf entries (an all -inf slice gives -inf).
+    The log-space sum of the references here and of minispeech.hmm's GMM-HMM."""
     maximum = np.max(values, axis=axis, keepdims=True)
     maximum = np.where(np.isfinite(maximum), maximum, 0.0)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", under="ignore"):
         total = np.log(np.sum(np.exp(values - maximum), axis=axis, keepdims=True))
     return np.squeeze(total + maximum, axis=axis)
 
@@ -79,8 +80,8 @@ def hmm_forward_reference(
     log_alpha[0] = log_pi + log_B[0]
     for t in range(1, n_frames):
         # (N, 1) + (N, N): entry [i, j] is log α_t-1(i) + log a_ij; sum over i (axis 0)
-        log_alpha[t] = _logsumexp_reference(log_alpha[t - 1][:, None] + log_A, axis=0) + log_B[t]
-    return log_alpha, float(_logsumexp_reference(log_alpha[-1]))
+        log_alpha[t] = logsumexp(log_alpha[t - 1][:, None] + log_A, axis=0) + log_B[t]
+    return log_alpha, float(logsumexp(log_alpha[-1]))
 
 
 def hmm_backward_reference(log_A: np.ndarray, log_B: np.ndarray) -> np.ndarray:
@@ -91,7 +92,7 @@ def hmm_backward_reference(log_A: np.ndarray, log_B: np.ndarray) -> np.ndarray:
     log_beta[-1] = 0.0
     for t in range(n_frames - 2, -1, -1):
         # (N, N) + (1, N): entry [i, j] is log a_ij + log b_j(o_t+1) + log β_t+1(j)
-        log_beta[t] = _logsumexp_reference(
+        log_beta[t] = logsumexp(
             log_A + (log_B[t + 1] + log_beta[t + 1])[None, :], axis=1
         )
     return log_beta
@@ -268,7 +269,7 @@ def hmm_forward(
     log_alpha = _hmm_forward_kernel(
         log_pi, np.ascontiguousarray(log_A.T), scaled_A, column_max, log_B
     )
-    return log_alpha, float(_logsumexp_reference(log_alpha[-1]))
+    return log_alpha, float(logsumexp(log_alpha[-1]))
 
 
 def hmm_backward(log_A: np.ndarray, log_B: np.ndarray) -> np.ndarray:

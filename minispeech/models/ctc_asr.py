@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minispeech import checkpoint
+from minispeech import checkpoint, profiles
 from minispeech.decoding import Hypothesis, greedy_decode, prefix_beam_search
 from minispeech.dsp import MelConfig
 from minispeech.nn.asr_frontend import ASRFrontEnd, AugmentConfig
@@ -60,11 +60,7 @@ class CTCASRConfig:
                                                      conv_kernel_size=31),
                                augment=AugmentConfig(freq_mask_width=27, time_masks=10, time_mask_width=40)),
         }  # fmt: skip
-        if profile not in presets:
-            raise ValueError(
-                f"CTCASRConfig.preset: unknown profile {profile!r}; choose one of {sorted(presets)}"
-            )
-        return presets[profile]()
+        return profiles.pick(presets, profile)()
 
 
 class CTCASROutput(NamedTuple):

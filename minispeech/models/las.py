@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minispeech import checkpoint, decoding
+from minispeech import checkpoint, decoding, profiles
 from minispeech.decoding import Hypothesis
 from minispeech.dsp import MelConfig
 from minispeech.nn.asr_frontend import ASRFrontEnd, AugmentConfig
@@ -108,11 +108,7 @@ class LASConfig:
                        decoder_size=768, attention_size=256, location_filters=32, location_kernel_size=31,
                        dropout=0.2, augment=AugmentConfig(freq_mask_width=27, time_masks=10, time_mask_width=40)),
         }  # fmt: skip
-        if profile not in presets:
-            raise ValueError(
-                f"LASConfig.preset: unknown profile {profile!r}; choose one of {sorted(presets)}"
-            )
-        return presets[profile]
+        return profiles.pick(presets, profile)
 
 
 def _run_lstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minispeech import checkpoint, decoding
+from minispeech import checkpoint, decoding, profiles
 from minispeech.decoding import Hypothesis
 from minispeech.dsp import MelConfig
 from minispeech.nn.asr_frontend import ASRFrontEnd, AugmentConfig
@@ -104,11 +104,7 @@ class TransformerASRConfig:
                                augment=AugmentConfig(freq_mask_width=27, time_masks=10, time_mask_width=40),
                                decoder_layers=6, decoder_feedforward_size=2048),
         }  # fmt: skip
-        if profile not in presets:
-            raise ValueError(
-                f"TransformerASRConfig.preset: unknown profile {profile!r}; choose one of {sorted(presets)}"
-            )
-        return presets[profile]()
+        return profiles.pick(presets, profile)()
 
 
 class TransformerASROutput(NamedTuple):
