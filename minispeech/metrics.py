@@ -70,7 +70,7 @@ def wer(references: str | Sequence[str], hypotheses: str | Sequence[str]) -> flo
 
     Taught in lessons/04_ctc.ipynb, section 5.
     """
-    from minispeech.dp.edit_distance import word_edit_distances
+    from minispeech.dp.levenshtein import word_edit_distances
 
     reference_list, hypothesis_list = _paired_sentences(references, hypotheses, "wer")
     distances, reference_lengths = word_edit_distances(reference_list, hypothesis_list)
@@ -85,7 +85,7 @@ def cer(references: str | Sequence[str], hypotheses: str | Sequence[str]) -> flo
 
     Taught in lessons/04_ctc.ipynb, section 5.
     """
-    from minispeech.dp.edit_distance import edit_distances
+    from minispeech.dp.levenshtein import edit_distances
 
     reference_list, hypothesis_list = _paired_sentences(references, hypotheses, "cer")
     stripped_references = [sentence.strip() for sentence in reference_list]

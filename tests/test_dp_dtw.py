@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minispeech.dp.dtw import dtw, dtw_reference
+from minispeech.dp.warping import dtw, dtw_reference
 
 librosa_sequence = pytest.importorskip("librosa.sequence")
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minispeech.dp.edit_distance import (
+from minispeech.dp.levenshtein import (
     EditOps,
     alignment_ops,
     alignment_ops_reference,
