@@ -39,5 +39,6 @@ notebooks:
 	$(BIN)/python -m minispeech.grading release --check
 	MINISPEECH_PROFILE=ci $(BIN)/python -m pytest -q --color=no --nbval-lax solutions/
 	MINISPEECH_PROFILE=ci $(BIN)/python -m pytest -q --color=no --nbval-lax --expect-todo lessons/
+	MINISPEECH_PROFILE=ci $(BIN)/python -m pytest -q --color=no --run-notebooks tests/test_mutations.py
 
 test: install-dev corpus unit notebooks

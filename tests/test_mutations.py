@@ -67,9 +67,7 @@ MUTATIONS = [
              exercises_only=True),
     Mutation("06_transformer.ipynb", "6.1", "dropped-term",
              "key.transpose(-2, -1)) / math.sqrt(query.shape[-1])", "key.transpose(-2, -1))",
-             exercises_only=True,
-             known_issue="6.2's solution calls the notebook's own scaled_dot_product_attention, so a "
-             "6.1 mistake also fails 6.2; solutions/06 should use the library's after 6.1's test"),
+             exercises_only=True),
 ]  # fmt: skip
 
 
