@@ -9,6 +9,7 @@ CharNgramLM         character n-gram language model with interpolated Kneser-Ney
 beam_search         beam search for any autoregressive decoder given as a step function
                     (LAS in lesson 05, the Transformer in lesson 06), with <eos> and a length guard
 best, rank          pick / order finished hypotheses (length-normalized, or CTC-rescored)
+ctc_sequence_log_probs  log p_CTC(y | x) of whole hypotheses, for CTC rescoring
 
 Shapes   log_probs (T, V) log-softmax outputs of one utterance; labels are ids of a SymbolTable
          (minispeech.text.characters()); the blank is id 0 (<pad>), <bos> 1, <eos> 2.
@@ -132,7 +133,11 @@ def prefix_beam_search(
                 new_prefixes.append(prefixes[parent] + (label,))
                 new_blank.append(NEG_INF)
                 new_label.append(grow[parent, label])
-        prefixes, ends_in_blank, ends_in_label = new_prefixes, np.array(new_blank), np.array(new_label)
+        prefixes, ends_in_blank, ends_in_label = (
+            new_prefixes,
+            np.array(new_blank),
+            np.array(new_label),
+        )
     final = np.logaddexp(ends_in_blank, ends_in_label)
     if lm is not None:
         final = final + lm_weight * np.array([lm.end_log_prob(prefix) for prefix in prefixes])
@@ -156,7 +161,9 @@ class CharNgramLM:
     Lesson 04, section 4.
     """
 
-    def __init__(self, order: int = 3, discount: float = 0.75, symbols: SymbolTable | None = None) -> None:
+    def __init__(
+        self, order: int = 3, discount: float = 0.75, symbols: SymbolTable | None = None
+    ) -> None:
         if order < 1:
             raise ValueError(f"CharNgramLM: order must be >= 1, got {order}")
         if not 0.0 < discount <= 1.0:
@@ -167,7 +174,9 @@ class CharNgramLM:
         self.eos_id, self.bos_id = self.symbols.eos_id, self.symbols.bos_id
         self.predictable = np.ones(size, dtype=bool)  # characters and <eos>; never <pad>, <bos>
         self.predictable[[self.symbols.pad_id, self.bos_id]] = False
-        self._counts: list[dict[tuple[int, ...], np.ndarray]] = []  # [context length] -> counts (V,)
+        self._counts: list[
+            dict[tuple[int, ...], np.ndarray]
+        ] = []  # [context length] -> counts (V,)
         self._cache: dict[tuple[int, ...], np.ndarray] = {}
 
     def fit(self, texts: Iterable[str]) -> CharNgramLM:
@@ -179,7 +188,9 @@ class CharNgramLM:
             for k in range(1, n + 1):
                 ngrams[k].update(tuple(ids[i : i + k]) for i in range(len(ids) - k + 1))
         if not ngrams[1]:
-            raise ValueError("CharNgramLM.fit: no text to count; pass a non-empty list of sentences")
+            raise ValueError(
+                "CharNgramLM.fit: no text to count; pass a non-empty list of sentences"
+            )
         size = len(self.symbols)
         self._counts = [{} for _ in range(n)]
         for gram, count in ngrams[n].items():  # the longest order: plain counts
@@ -270,8 +281,12 @@ class Hypothesis:
     score: float | None = None  # the ranking score; None where a decoder gives none (CTC + LM beam)
     log_prob: float | None = None  # log p(tokens, <eos> | x) of an attention decoder, unnormalized
     stopped: bool = True  # False: the length guard cut it off before <eos>
-    ctc_log_prob: float | None = None  # log p_CTC(tokens | x), all alignments summed (CTC rescoring)
-    attention_weights: np.ndarray | None = dataclasses.field(default=None, compare=False)  # (steps, T_enc)
+    ctc_log_prob: float | None = (
+        None  # log p_CTC(tokens | x), all alignments summed (CTC rescoring)
+    )
+    attention_weights: np.ndarray | None = dataclasses.field(
+        default=None, compare=False
+    )  # (steps, T_enc)
 
 
 def beam_search(
@@ -309,14 +324,20 @@ def beam_search(
     for _ in range(max_steps):
         log_probs, state = step(previous, state)  # (K, V)
         log_probs = log_probs.float().cpu()
-        weights = None if weights_of is None else weights_of(state).float().cpu().numpy()  # (K, T_enc)
+        weights = (
+            None if weights_of is None else weights_of(state).float().cpu().numpy()
+        )  # (K, T_enc)
         candidates = (scores[:, None] + log_probs).flatten()  # (K * V,)
         top_scores, top_indices = candidates.topk(min(2 * beam_size, len(candidates)))
         keep_beams, keep_tokens, keep_scores = [], [], []
-        for position, (score, index) in enumerate(zip(top_scores.tolist(), top_indices.tolist(), strict=True)):
+        for position, (score, index) in enumerate(
+            zip(top_scores.tolist(), top_indices.tolist(), strict=True)
+        ):
             beam, token = divmod(index, log_probs.shape[1])
             if token == eos_id:
-                if position < beam_size:  # an <eos> outside the best beam_size candidates is not taken
+                if (
+                    position < beam_size
+                ):  # an <eos> outside the best beam_size candidates is not taken
                     history = None if weights is None else histories[beam] + [weights[beam]]
                     normalized = score / (len(prefixes[beam]) + 1) ** length_penalty
                     finished.append(Hypothesis(prefixes[beam], normalized, score, True,
@@ -329,12 +350,18 @@ def beam_search(
             break
         state = select(state, torch.tensor(keep_beams))
         previous, scores = torch.tensor(keep_tokens), torch.tensor(keep_scores)
-        histories = [histories[beam] + [weights[beam]] if weights is not None else [] for beam in keep_beams]
-        prefixes = [prefixes[beam] + [token] for beam, token in zip(keep_beams, keep_tokens, strict=True)]
+        histories = [
+            histories[beam] + [weights[beam]] if weights is not None else [] for beam in keep_beams
+        ]
+        prefixes = [
+            prefixes[beam] + [token] for beam, token in zip(keep_beams, keep_tokens, strict=True)
+        ]
     else:  # the length guard: the live prefixes never emitted <eos>
         for prefix, score, history in zip(prefixes, scores.tolist(), histories, strict=True):
             normalized = score / max(1, len(prefix)) ** length_penalty
-            finished.append(Hypothesis(prefix, normalized, score, False, attention_weights=_stack(history)))
+            finished.append(
+                Hypothesis(prefix, normalized, score, False, attention_weights=_stack(history))
+            )
     return sorted(finished, key=lambda hypothesis: -hypothesis.score)
 
 
@@ -356,10 +383,33 @@ def rank(hypotheses: list[Hypothesis], ctc_weight: float = 0.0) -> list[tuple[Hy
     joint decoding (Watanabe et al., 2017, score every prefix with CTC). Lesson 06, section 9."""
     if ctc_weight > 0:
         if any(hypothesis.ctc_log_prob is None for hypothesis in hypotheses):
-            raise ValueError("rank: ctc_weight > 0 needs hypotheses with ctc_log_prob (a model with a CTC head)")
+            raise ValueError(
+                "rank: ctc_weight > 0 needs hypotheses with ctc_log_prob (a model with a CTC head)"
+            )
         scores = [(1 - ctc_weight) * h.log_prob + ctc_weight * h.ctc_log_prob for h in hypotheses]
     else:
         scores = [h.log_prob / (len(h.tokens) + 1.0) for h in hypotheses]
     order = sorted(range(len(hypotheses)), key=lambda i: scores[i], reverse=True)
     return [(hypotheses[i], scores[i]) for i in order]
 
+
+def ctc_sequence_log_probs(
+    ctc_log_probs, out_length: int, hypotheses: list[list[int]], blank: int = 0
+):
+    """log p_CTC(y | x) (K,) tensor of each hypothesis y (label ids) under one utterance's CTC head
+    output ctc_log_probs (T_out, V) torch tensor: all alignments summed (torch's ctc_loss, negated).
+    For CTC rescoring of an attention decoder's n-best (lesson 06, section 9)."""
+    import torch
+    import torch.nn.functional as F
+
+    count = len(hypotheses)
+    lengths = torch.tensor([len(h) for h in hypotheses])
+    targets = torch.zeros(count, max(1, int(lengths.max())), dtype=torch.long)
+    for index, hypothesis in enumerate(hypotheses):
+        targets[index, : len(hypothesis)] = torch.tensor(hypothesis, dtype=torch.long)
+    log_probs = (
+        ctc_log_probs[:out_length, None, :].float().cpu().expand(-1, count, -1)
+    )  # (T_out, K, V)
+    negative = F.ctc_loss(log_probs, targets, torch.full((count,), out_length), lengths,
+                          blank=blank, reduction="none", zero_infinity=False)  # fmt: skip
+    return -negative  # -inf where a hypothesis cannot fit in T_out frames

@@ -68,11 +68,11 @@ def current() -> Profile:
 def pick(presets: dict, profile: Profile | str | None = None):
     """Choose `presets[profile.name]`, e.g. a config per profile.
 
-    Raises a clear KeyError when a preset is missing for that profile.
+    Raises a ValueError naming the profiles that have a preset when this one has none.
     """
     if profile is None:
         profile = current()
     name = profile if isinstance(profile, str) else profile.name
     if name not in presets:
-        raise KeyError(f"no preset for profile {name!r}; have {sorted(presets)}")
+        raise ValueError(f"no preset for profile {name!r}: choose one of {sorted(presets)}")
     return presets[name]

@@ -33,5 +33,5 @@ def test_pick_preset():
     presets = {"ci": 1, "cpu": 2, "gpu": 3}
     assert profiles.pick(presets, "cpu") == 2
     assert profiles.pick(presets, profiles.get("ci")) == 1
-    with pytest.raises(KeyError, match="gpu"):
+    with pytest.raises(ValueError, match="gpu"):
         profiles.pick({"ci": 1}, "gpu")

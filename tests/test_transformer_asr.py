@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from minispeech.decoding import rank
+from minispeech.decoding import ctc_sequence_log_probs, rank
 from minispeech.models.ctc_asr import CTCASRConfig
 from minispeech.models.transformer_asr import (
     BOS_ID,
@@ -16,7 +16,6 @@ from minispeech.models.transformer_asr import (
     TransformerASR,
     TransformerASRConfig,
     TransformerASROutput,
-    ctc_sequence_log_probs,
     decoder_targets,
     greedy_decode,
 )

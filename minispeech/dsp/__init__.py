@@ -6,6 +6,8 @@
 |                 |   spectral_convergence, WINDOWS, PAD_MODES                  |          |
 | mel.py          | hz_to_mel, mel_to_hz, mel_frequencies, mel_filterbank,      | 02 §1-3  |
 |                 |   melspectrogram, power_to_db, MelConfig, log_mel           |          |
+| inversion.py    | mel_to_stft (non-negative least squares), mel_to_audio,     | 07       |
+|                 |   log_mel_to_audio (+ griffin_lim: the baseline vocoder)    |          |
 | cepstrum.py     | MFCCConfig, mfcc, mfcc_from_mel_db, dct_matrix, dct,        | 02 §4-5  |
 |                 |   deltas, cmvn                                              |          |
 | augment.py      | spec_augment (frequency and time masks on one utterance)    | 02 §5    |
@@ -14,9 +16,9 @@
 
 Import the names from here (`from minispeech.dsp import stft, MelConfig, log_mel`); no
 file is named after a function it holds, so `minispeech.dsp.mfcc` is the function. Imports
-point one way: checks <- spectral <- mel <- cepstrum; prosody uses spectral; augment stands
-alone. This package never imports torch; `import minispeech.dsp` loads neither scipy nor
-Numba (each is imported inside the one function that needs it).
+point one way: checks <- spectral <- mel <- cepstrum and inversion; prosody uses spectral;
+augment stands alone. This package never imports torch; `import minispeech.dsp` loads
+neither scipy nor Numba (each is imported inside the one function that needs it).
 
 Shapes   x (T_wav,) float32 or float64, one channel. Spectrograms (n_freqs, T_mel) with
          n_freqs = n_fft // 2 + 1; with center=True, T_mel = 1 + T_wav // hop_length.
@@ -49,6 +51,7 @@ from minispeech.dsp.cepstrum import (
     mfcc,
     mfcc_from_mel_db,
 )
+from minispeech.dsp.inversion import log_mel_to_audio, mel_to_audio, mel_to_stft
 from minispeech.dsp.mel import (
     MelConfig,
     hz_to_mel,
@@ -87,9 +90,12 @@ __all__ = [
     "hz_to_mel",
     "istft",
     "log_mel",
+    "log_mel_to_audio",
     "mel_filterbank",
     "mel_frequencies",
+    "mel_to_audio",
     "mel_to_hz",
+    "mel_to_stft",
     "melspectrogram",
     "mfcc",
     "mfcc_from_mel_db",

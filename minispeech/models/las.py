@@ -52,6 +52,7 @@ from minispeech.nn.attention import (
     padding_mask,
 )
 from minispeech.nn.encoder import StridedConvSubsampling
+from minispeech.nn.recurrent import packed_lstm
 from minispeech.text import characters
 
 # The characters() table's reserved ids; PAD_ID is also the auxiliary CTC head's blank.
@@ -111,17 +112,6 @@ class LASConfig:
         return profiles.pick(presets, profile)
 
 
-def _run_lstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """A bidirectional LSTM over the real frames only: the backward direction starts at each
-    utterance's own end, not in its padding. x (B, T, C_in) -> (B, T, 2H), zeros on padding."""
-    packed = nn.utils.rnn.pack_padded_sequence(
-        x, lengths.cpu(), batch_first=True, enforce_sorted=False
-    )
-    output, _ = lstm(packed)
-    output, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
-    return output  # (B, T, 2H)
-
-
 class Listener(nn.Module):
     """Log-mels -> encoder states (B, T_enc, C), and CTC log-probabilities from the first layer.
 
@@ -150,7 +140,7 @@ class Listener(nn.Module):
         lengths = lengths.to(features.device)
         x = self.front_end(features, lengths)  # (B, T_mel, n_mels), padding zero
         x, lengths = self.subsampling(x, lengths)  # (B, T_mel / 4, conv_channels)
-        x = _run_lstm(self.layers[0], x, lengths)  # (B, T_mel / 4, 2H)
+        x = packed_lstm(self.layers[0], x, lengths)  # (B, T_mel / 4, 2H)
         ctc_log_probs = F.log_softmax(self.ctc_head(x), dim=-1)  # (B, T_mel / 4, V)
         ctc_lengths = lengths
         for layer in self.layers[1:]:
@@ -159,7 +149,7 @@ class Listener(nn.Module):
             batch_size, n_frames, channels = x.shape
             x = x.reshape(batch_size, n_frames // 2, 2 * channels)  # (B, T / 2, 4H): 2i, 2i+1
             lengths = (lengths - 1) // 2 + 1  # ceil(T / 2)
-            x = _run_lstm(layer, self.dropout(x), lengths)  # (B, T / 2, 2H)
+            x = packed_lstm(layer, self.dropout(x), lengths)  # (B, T / 2, 2H)
         return x, lengths, ctc_log_probs, ctc_lengths
 
 

@@ -7,7 +7,8 @@ TransformerASR        encode, ctc_log_probs, decode (teacher forcing), decode_st
                       transcribe(features, lengths, beam_size=1, ctc_weight=0) -> list[Hypothesis],
                       n_best(features, lengths, beam_size) -> each utterance's finished hypotheses
                       (minispeech.decoding.beam_search, KV cache rows reordered per step) with
-                      their attention and CTC log-probabilities, for decoding.rank
+                      their attention and CTC log-probabilities (decoding.ctc_sequence_log_probs),
+                      for decoding.rank
 joint_loss            λ · CTC + (1 - λ) · label-smoothed cross-entropy (Watanabe et al., 2017)
 decoder_targets       <bos> + y as decoder input, y + <eos> as target (padding ignored)
 greedy_decode         batched argmax decoding, with or without the KV cache (same outputs)
@@ -308,7 +309,7 @@ class TransformerASR(nn.Module):
         results = []
         for b, out_length in enumerate(out_lengths.tolist()):
             hypotheses = self._beam_one(memory[b : b + 1, :out_length], beam_size, use_cache)
-            ctc_scores = ctc_sequence_log_probs(
+            ctc_scores = decoding.ctc_sequence_log_probs(
                 ctc_log_probs[b], out_length, [h.tokens for h in hypotheses]
             )
             for hypothesis, ctc_score in zip(hypotheses, ctc_scores.tolist(), strict=True):
@@ -337,7 +338,9 @@ class TransformerASR(nn.Module):
             prefixes, cache = state
             rows = rows.to(prefixes.device)
             if cache is not None:
-                _reorder(cache, rows)
+                for layer_cache in cache:  # (self, cross) per layer: keep the surviving beams' rows
+                    for part in layer_cache:
+                        part.select(rows)
             return prefixes[rows], cache
 
         start = (
@@ -346,17 +349,6 @@ class TransformerASR(nn.Module):
         )
         limit = self.max_length(memory.shape[1])
         return decoding.beam_search(step, select, start, beam_size, limit, BOS_ID, EOS_ID)
-
-
-def _reorder(cache: list[LayerCache], order: torch.Tensor) -> None:
-    """Keep rows `order` (K',) of every cached key/value tensor (B, H, T, D), in place."""
-    for layer_cache in cache:
-        for part in layer_cache:
-            if part.keys is not None:
-                part.keys, part.values = (
-                    part.keys.index_select(0, order),
-                    part.values.index_select(0, order),
-                )
 
 
 @torch.no_grad()
@@ -383,23 +375,6 @@ def greedy_decode(
         row = row[:limit]
         outputs.append(row[: row.index(EOS_ID)] if EOS_ID in row else row)
     return outputs
-
-
-def ctc_sequence_log_probs(
-    ctc_log_probs: torch.Tensor, out_length: int, hypotheses: list[list[int]]
-) -> torch.Tensor:
-    """log p_CTC(y | x) (K,) of each hypothesis y under one utterance's ctc_log_probs (T_out, V)."""
-    count = len(hypotheses)
-    lengths = torch.tensor([len(h) for h in hypotheses])
-    targets = torch.zeros(count, max(1, int(lengths.max())), dtype=torch.long)
-    for index, hypothesis in enumerate(hypotheses):
-        targets[index, : len(hypothesis)] = torch.tensor(hypothesis, dtype=torch.long)
-    log_probs = (
-        ctc_log_probs[:out_length, None, :].float().cpu().expand(-1, count, -1)
-    )  # (T_out, K, V)
-    negative = F.ctc_loss(log_probs, targets, torch.full((count,), out_length), lengths,
-                          blank=BLANK_ID, reduction="none", zero_infinity=False)  # fmt: skip
-    return -negative  # -inf where a hypothesis cannot fit in T_out frames
 
 
 def artifact_path(kind: str = "cpu") -> Path:

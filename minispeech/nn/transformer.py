@@ -60,6 +60,12 @@ class KeyValueCache:
     def length(self) -> int:
         return 0 if self.keys is None else self.keys.shape[2]
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep rows `rows` (K',) of the cached keys and values, in that order, in place: beam
+        search calls it when the surviving hypotheses are a different set of rows."""
+        if self.keys is not None:
+            self.keys, self.values = self.keys.index_select(0, rows), self.values.index_select(0, rows)
+
 
 class RotaryPositionalEmbedding(nn.Module):
     """RoPE: rotate each channel pair (i, i + D/2) of q and k by the angle position * θ_i.
