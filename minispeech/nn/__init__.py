@@ -1,7 +1,15 @@
-"""Neural-network building blocks shared by several models.
+"""Neural-network building blocks shared by several models; each block lives here once.
 
-features.py   LogMel: the torch twin of minispeech.dsp.log_mel (same MelConfig, same numbers)
-attention.py  dot-product, additive (Bahdanau), location-sensitive (Tacotron 2) attention, guided loss
-transformer.py  scaled dot-product + multi-head attention (KV cache), masks, sinusoidal and RoPE
-              positions, pre-LN encoder/decoder layers, Conv2d subsampling, Conformer block
+features.py      LogMel: the torch twin of minispeech.dsp.log_mel (same MelConfig, same numbers)
+attention.py     masks and the one masked softmax; dot-product, additive (Bahdanau) and
+                 location-sensitive (Tacotron 2) attention; guided-attention loss
+transformer.py   multi-head attention (KV cache, fused path), sinusoidal and rotary positions,
+                 pre-LN encoder/decoder layers
+encoder.py       speech encoders: strided Conv1d and Conv2d subsampling, the Conformer block,
+                 EncoderConfig + SpeechEncoder (every recognizer's encoder)
+asr_frontend.py  the recognizers' input pipeline: per-utterance normalization, VTLP, SpecAugment
+recurrent.py     packed_lstm: an LSTM over the real frames of a padded batch
+
+Models (minispeech/models/) import these and never each other. Conventions: attention and
+sequence tensors are (B, T, C), convolution stacks (B, C, T); masks are boolean keep-masks.
 """
