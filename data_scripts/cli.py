@@ -8,6 +8,7 @@ CorpusArgumentParser  argparse whose errors end with an example command and wher
 
     python data_scripts/ljspeech.py --root data/ljspeech [--skip-download] [--manifest-dir DIR]
     python data_scripts/librispeech.py --root data/librispeech --subsets dev-clean test-clean
+    python data_scripts/asterisk.py --root data [--source PATH ...]
 
 A corpus script builds its parser here, adds what only it takes (LJSpeech's split sizes), then
 downloads and prepares:
@@ -42,13 +43,15 @@ def corpus_parser(
     folder: str,
     subsets: dict | None = None,
     default_subsets: tuple[str, ...] = (),
+    example_root: str | None = None,
 ) -> CorpusArgumentParser:
     """The shared options of `python data_scripts/<corpus>.py`.
 
     `folder` is the corpus's extracted folder under ROOT (e.g. "LibriSpeech"); `subsets` (names ->
     archives) adds --subsets with those choices and `default_subsets` as its default.
+    `example_root` is the --root the error messages' example uses (default data/<corpus>).
     """
-    example = f"python data_scripts/{corpus}.py --root data/{corpus}"
+    example = f"python data_scripts/{corpus}.py --root {example_root or f'data/{corpus}'}"
     if subsets:
         example += " --subsets " + " ".join(default_subsets[:2] or sorted(subsets)[:1])
     parser = CorpusArgumentParser(
