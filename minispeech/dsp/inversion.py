@@ -1,8 +1,8 @@
 """Mel inversion: from a mel spectrogram back to a linear magnitude, then to a waveform.
 
-mel_to_stft        linear magnitude (n_freqs, T_mel) >= 0 whose mel is M: non-negative least squares
+mel_to_stft        magnitude S (n_freqs, T_mel) >= 0 whose mel is M, by non-negative least squares
 mel_to_audio       mel_to_stft, then griffin_lim: librosa.feature.inverse.mel_to_audio's recipe
-log_mel_to_audio   undo log_mel's natural log, then mel_to_audio: the baseline vocoder of lessons 07-08
+log_mel_to_audio   exp of log_mel, then mel_to_audio: the baseline vocoder of lessons 07-08
 
 The mel filterbank F (n_mels, n_freqs) has far fewer rows than columns, so F S = M has many
 solutions S; mel_to_stft wants a non-negative one, as close to M as possible:
@@ -100,8 +100,11 @@ def mel_to_stft(
         )
     if not power > 0:
         raise ValueError(f"mel_to_stft: power must be > 0, got {power}")
-    if isinstance(nnls_iterations, bool) or not isinstance(nnls_iterations, int) or nnls_iterations < 0:
-        raise ValueError(f"mel_to_stft: nnls_iterations must be an integer >= 0, got {nnls_iterations!r}")
+    whole = isinstance(nnls_iterations, int) and not isinstance(nnls_iterations, bool)
+    if not whole or nnls_iterations < 0:
+        raise ValueError(
+            f"mel_to_stft: nnls_iterations must be an integer >= 0, got {nnls_iterations!r}"
+        )
     filterbank, pseudo_inverse, step = _inversion_operators(config)
     target = M.astype(np.float64)  # (n_mels, T_mel)
     solution = np.maximum(pseudo_inverse @ target, 0.0)  # (n_freqs, T_mel), librosa's start
@@ -169,8 +172,9 @@ def log_mel_to_audio(
     ceiling = np.log(np.finfo(np.float32).max)  # ~88.7: exp overflows float32 above this
     if features.max() > ceiling:
         raise ValueError(
-            f"log_mel_to_audio: log_mel_features reach {features.max():.1f}, above log(float32 max); "
-            f"these are not natural-log mel magnitudes (for dB values multiply by ln(10) / 20 first)"
+            f"log_mel_to_audio: log_mel_features reach {features.max():.1f}, above "
+            f"log(float32 max); these are not natural-log mel magnitudes "
+            f"(for dB values multiply by ln(10) / 20 first)"
         )
     magnitude_mel = np.exp(features)  # (n_mels, T_mel)
     return mel_to_audio(
