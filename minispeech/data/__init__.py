@@ -18,7 +18,7 @@ from minispeech.data.corpus import (
     prepared_manifest,
     tiny_corpus,
 )
-from minispeech.data.manifest import read_manifest, write_manifest
+from minispeech.data.manifest import folder_manifest, read_manifest, write_manifest
 
 _TORCH_NAMES = ("SpeechDataset", "collate", "LengthBucketSampler", "pad_sequences")
 

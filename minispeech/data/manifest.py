@@ -4,6 +4,8 @@ Required keys: audio (path relative to the manifest's folder, or absolute), text
 speaker, duration (seconds), sample_rate. The tiny corpus also writes
 normalized_text, phonemes and alignment (eSpeak's phoneme and word start samples).
 
+folder_manifest turns any folder of x.wav + x.txt pairs (your own recordings) into rows.
+
 Taught in lessons/00_setup_data_text.ipynb, section 3.
 """
 
@@ -57,4 +59,69 @@ def read_manifest(path: str | Path) -> list[dict]:
             if not audio.is_absolute():
                 row["audio"] = str(path.parent / audio)
             rows.append(row)
+    return rows
+
+
+def folder_manifest(directory: str | Path, speaker: str | None = None) -> list[dict]:
+    """Manifest rows for a folder of recordings: every x.wav (or x.flac) with an x.txt beside it.
+
+    Test a recognizer on your own voice: record a few sentences as one.wav, two.wav, ..., write
+    what you said in one.txt, two.txt, ..., then
+
+        write_manifest("mine.jsonl", folder_manifest("my_recordings"))
+
+    Subfolders are searched too (sorted). Each row: id (the path below `directory` without the
+    suffix), audio (absolute, so the manifest can be written anywhere), text (the .txt as written),
+    normalized_text (minispeech.text.normalize, final . , ? ! removed as in the tiny corpus),
+    speaker (`speaker`, default the folder's name), duration and sample_rate of the file as it
+    is (minispeech.audio.load(sr=...) resamples on load).
+    Raises FileNotFoundError for a missing folder, a folder without recordings or a recording
+    without its .txt; ValueError for an empty or unspeakable .txt; minispeech.audio.AudioError
+    (a ValueError) for a file that is not readable audio. Each names the file and the fix.
+    """
+    from minispeech.audio import load
+    from minispeech.text import normalize
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"{directory}: folder not found. Pass the folder that holds your x.wav + x.txt pairs."
+        )
+    recordings = sorted(path for suffix in ("*.wav", "*.flac") for path in directory.rglob(suffix))
+    if not recordings:
+        raise FileNotFoundError(
+            f"{directory}: no .wav or .flac files in it (or its subfolders). Record some, e.g. "
+            f"hello.wav, and write what you said in hello.txt beside it."
+        )
+    rows = []
+    for audio_path in recordings:
+        text_path = audio_path.with_suffix(".txt")
+        if not text_path.is_file():
+            raise FileNotFoundError(
+                f"{audio_path}: no transcript {text_path.name} beside it. Write what is said in "
+                f"{text_path}, or move the recording out of {directory}."
+            )
+        text = " ".join(text_path.read_text(encoding="utf-8").split())
+        if not text:
+            raise ValueError(
+                f"{text_path}: the transcript is empty. Write what is said in {audio_path.name}."
+            )
+        try:
+            normalized_text = normalize(text).rstrip(".,?!").strip()
+        except ValueError as error:
+            raise ValueError(
+                f"{text_path}: {error}. Write the words said in {audio_path.name}."
+            ) from None
+        waveform, sample_rate = load(audio_path)  # AudioError names the file if unreadable
+        rows.append(
+            {
+                "id": audio_path.relative_to(directory).with_suffix("").as_posix(),
+                "audio": str(audio_path.resolve()),
+                "text": text,
+                "normalized_text": normalized_text,
+                "speaker": speaker or directory.resolve().name,
+                "duration": round(len(waveform) / sample_rate, 4),
+                "sample_rate": sample_rate,
+            }
+        )
     return rows
