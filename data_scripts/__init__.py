@@ -6,6 +6,7 @@ manifest_rows  audio file -> manifest row (header-only duration), skipped-file r
 ljspeech       LJSpeech 1.1: one speaker, 22,050 Hz, train/valid/test manifests
 librispeech    LibriSpeech: ASR, 16 kHz FLAC, one manifest per subset
 libritts       LibriTTS: multi-speaker TTS, 24 kHz, one manifest per subset
+asterisk       Asterisk core prompts: one real US-English voice, 8 kHz, train/test manifests
 
 Each corpus script runs as `python data_scripts/<corpus>.py --root DIR [--skip-download]
 [--manifest-dir DIR] [--subsets ...]` or `python -m data_scripts.<corpus> ...` from the repository

@@ -2,7 +2,7 @@
 
 tiny_corpus, build_tiny_corpus, default_data_root, CorpusConfig, SPEAKERS   (corpus.py)
 prepared_manifest                                    a real corpus's data_scripts/ manifest (corpus.py)
-read_manifest, write_manifest                                              (manifest.py)
+folder_manifest, read_manifest, write_manifest                             (manifest.py)
 SpeechDataset, collate, LengthBucketSampler                                (dataset.py, imports torch)
 generate_sentences, DIGIT_WORDS                                            (sentences.py)
 
@@ -39,6 +39,7 @@ __all__ = [
     "default_data_root",
     "prepared_manifest",
     "tiny_corpus",
+    "folder_manifest",
     "read_manifest",
     "write_manifest",
     *_TORCH_NAMES,
