@@ -18,7 +18,8 @@ Only difference from jiwer's default transform: jiwer splits on the space charac
 collapsing runs of 2+ whitespace characters, so a lone tab or newline between two words
 joins them into one word there; str.split treats every whitespace run as a separator.
 
-Later lessons add here: MCD, F0 RMSE, real-time factor, speaker similarity.
+The synthesis measurements (MCD, F0 RMSE, LSD, durations, real-time factor, speaker
+similarity, intelligibility) are in minispeech.tts_metrics.
 Taught in lessons/04_ctc.ipynb, section 5.
 """
 
