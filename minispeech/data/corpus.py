@@ -2,6 +2,7 @@
 
 build_tiny_corpus   write wavs/ and one JSONL manifest per split; same seed -> same bytes
 tiny_corpus         the corpus folder, built on first use (or a clear error naming the command)
+run_in_fresh_processes  chunks of synthesis, each in a fresh process (shared with tts.py)
 default_data_root   where corpora and lesson artifacts live (MINISPEECH_DATA overrides)
 SPEAKERS            the voices: eSpeak language x variant x pitch x rate
 
@@ -20,7 +21,8 @@ so `alignment["words"]` lists the words it reported, in order; most words are th
 Determinism: eSpeak keeps a pitch-flutter counter across calls inside the C library, so
 the same text spoken twice in one process can differ by a few samples. The builder
 therefore synthesizes fixed chunks of utterances, each in a fresh process, in a fixed
-order: the same seed gives byte-identical files whatever the number of workers.
+order (run_in_fresh_processes, which the TTS corpus in tts.py uses too): the same seed gives
+byte-identical files whatever the number of workers.
 
 Build it with `python -m minispeech.data tiny`. Taught in lessons/00_setup_data_text.ipynb.
 """
@@ -31,6 +33,7 @@ import json
 import multiprocessing
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -125,11 +128,12 @@ def prepared_manifest(corpus: str, subset: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def corpus_is_complete(folder: Path) -> bool:
+def corpus_is_complete(folder: Path, version: int = CORPUS_VERSION) -> bool:
+    """True when `folder` holds a finished corpus (its corpus.json) of this `version`."""
     info = Path(folder) / "corpus.json"
     if not info.is_file():
         return False
-    return json.loads(info.read_text()).get("version") == CORPUS_VERSION
+    return json.loads(info.read_text()).get("version") == version
 
 
 def tiny_corpus(root: str | Path | None = None, build_if_missing: bool = True) -> Path:
@@ -240,8 +244,32 @@ def synthesize_chunk(jobs: list[Job], folder: str, seed: int) -> list[dict]:
     return rows
 
 
-def _synthesize_chunk_star(arguments: tuple) -> list[dict]:
-    return synthesize_chunk(*arguments)
+def _call(task: tuple) -> object:
+    function, arguments = task
+    return function(*arguments)
+
+
+def run_in_fresh_processes(
+    function: Callable[..., list], argument_tuples: list[tuple], workers: int | None = None,
+    progress: bool = True, total: int | None = None, description: str = "synthesizing",
+) -> Iterator[list]:
+    """function(*arguments) for each tuple, each call in a fresh process; results in order.
+
+    The determinism machinery of the corpus builders (see the module doc): "spawn" and one
+    task per process, so every chunk starts from a freshly loaded libespeak-ng. `function`
+    must be importable (module level) and return a list; the bar counts its items.
+    """
+    from tqdm.auto import tqdm
+
+    workers = workers or max(1, min(len(argument_tuples), os.cpu_count() or 1))
+    bar = tqdm(total=total, desc=description, unit="utt", disable=not progress)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes=workers, maxtasksperchild=1) as pool:
+        tasks = [(function, arguments) for arguments in argument_tuples]
+        for result in pool.imap(_call, tasks):
+            bar.update(len(result))
+            yield result
+    bar.close()
 
 
 def build_tiny_corpus(
@@ -255,8 +283,6 @@ def build_tiny_corpus(
     Builds into `<out>.partial` and renames at the end, so an interrupted build never
     looks complete. A complete corpus with the same config is left as it is.
     """
-    from tqdm.auto import tqdm
-
     from minispeech.data.manifest import write_manifest
 
     config = config or CorpusConfig()
@@ -273,16 +299,9 @@ def build_tiny_corpus(
     jobs = plan_jobs(config)
     chunks = [jobs[i : i + UTTERANCES_PER_CHUNK] for i in range(0, len(jobs), UTTERANCES_PER_CHUNK)]
     arguments = [(chunk, str(partial), config.seed + index) for index, chunk in enumerate(chunks)]
-    workers = workers or max(1, min(len(chunks), os.cpu_count() or 1))
     rows: list[dict] = []
-    bar = tqdm(total=len(jobs), desc="synthesizing", unit="utt", disable=not progress)
-    # spawn + one chunk per process: each chunk starts from a fresh libespeak-ng.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes=workers, maxtasksperchild=1) as pool:
-        for chunk_rows in pool.imap(_synthesize_chunk_star, arguments):
-            rows.extend(chunk_rows)
-            bar.update(len(chunk_rows))
-    bar.close()
+    for chunk_rows in run_in_fresh_processes(synthesize_chunk, arguments, workers, progress, len(jobs)):
+        rows.extend(chunk_rows)
 
     splits = sorted({row["split"] for row in rows})
     for split in splits:
