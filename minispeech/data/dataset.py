@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from minispeech.audio import load
+from minispeech.data.augment import WaveformAugmentConfig, apply_augmentation, draw_augmentation
 from minispeech.data.manifest import read_manifest
 from minispeech.dsp import MelConfig, log_mel
 from minispeech.text import characters, phonemes
@@ -103,6 +104,10 @@ class SpeechDataset(torch.utils.data.Dataset):
     tokens:   "characters" (of normalized_text) or "phonemes" (eSpeak IPA)
     with_waveform: also load the waveform beside the log-mels (vocoders need both); frame t of
               the features is centred on sample t * hop_length of the waveform (center=True).
+    waveform_augment: speed, room, noise, telephone (minispeech/data/augment.py; off by default).
+              When on, each item's waveform is augmented and its log-mels computed on the fly
+              (the cache is not used for items, only for lengths()); the draw depends on
+              (augment_seed, epoch, index) only: call set_epoch(n) each epoch, as for the sampler.
     Each item: {"features" (T_mel, n_mels) and/or "waveform" (T_wav,), "tokens" (S,), "text",
     "speaker", "speaker_id", "index"}. Features are time first, (T_mel, n_mels), the layout every
     model takes; minispeech.dsp.log_mel returns (n_mels, T_mel) and the dataset transposes it.
@@ -117,6 +122,8 @@ class SpeechDataset(torch.utils.data.Dataset):
         max_items: int | None = None,
         progress: bool = True,
         with_waveform: bool = False,
+        waveform_augment: WaveformAugmentConfig | None = None,
+        augment_seed: int = 0,
     ) -> None:
         if features not in FEATURE_KINDS:
             raise ValueError(f"features must be one of {FEATURE_KINDS}, got {features!r}")
@@ -129,6 +136,8 @@ class SpeechDataset(torch.utils.data.Dataset):
         self.feature_kind = features
         self.with_waveform = with_waveform or features == "waveform"
         self.token_kind = tokens
+        self.waveform_augment = waveform_augment or WaveformAugmentConfig()
+        self.augment_seed, self.epoch = augment_seed, 0
         self.mel_config = mel_config or MelConfig()
         self.symbols = characters() if tokens == "characters" else phonemes()
         self.speakers = sorted({row["speaker"] for row in self.rows})
@@ -162,6 +171,21 @@ class SpeechDataset(torch.utils.data.Dataset):
             return [len(feature) for feature in self.features]
         return [round(row["duration"] * row["sample_rate"]) for row in self.rows]
 
+    def set_epoch(self, epoch: int) -> None:
+        """A new, reproducible draw of waveform augmentations for every item."""
+        self.epoch = epoch
+
+    def _augmented_waveform(self, index: int) -> np.ndarray:
+        """Item index's waveform (T_wav',) through the augmentations drawn for (seed, epoch, index)."""
+        rate = self.mel_config.sample_rate
+        rng = np.random.default_rng((self.augment_seed, self.epoch, index))
+        draw = draw_augmentation(self.waveform_augment, rng)
+        offsets = rng.integers(1, len(self.rows), draw.babble_talkers) if draw.babble_talkers else []
+        others = [(index + offset) % len(self.rows) for offset in offsets]  # babble: other utterances
+        talkers = [load(self.rows[other]["audio"], sr=rate)[0] for other in others]
+        waveform, _ = load(self.rows[index]["audio"], sr=rate)
+        return apply_augmentation(waveform, rate, draw, self.waveform_augment, rng, talkers)
+
     def __getitem__(self, index: int) -> dict:
         row = self.rows[index]
         item = {
@@ -171,10 +195,16 @@ class SpeechDataset(torch.utils.data.Dataset):
             "speaker_id": self.speakers.index(row["speaker"]),
             "index": index,
         }
-        if self.features is not None:
+        if self.waveform_augment.enabled:  # augment the waveform, then compute its log-mels
+            waveform = self._augmented_waveform(index)
+            if self.features is not None:
+                features = np.ascontiguousarray(log_mel(waveform, self.mel_config).T, dtype=np.float32)
+                item["features"] = torch.from_numpy(features)  # (T_mel, n_mels)
+        elif self.features is not None:
             item["features"] = torch.from_numpy(np.array(self.features[index]))  # (T_mel, n_mels)
         if self.with_waveform:
-            waveform, _ = load(row["audio"], sr=self.mel_config.sample_rate)
+            if not self.waveform_augment.enabled:  # else the augmented one above
+                waveform, _ = load(row["audio"], sr=self.mel_config.sample_rate)
             item["waveform"] = torch.from_numpy(waveform)  # (T_wav,)
         return item
 
