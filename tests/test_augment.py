@@ -4,6 +4,8 @@ Signals are synthetic (tones, noise, a few harmonic "vowels" written as wavs): n
 """
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -242,3 +244,9 @@ def test_dataset_augmented_features_have_the_right_shape_and_repeat_per_seed_and
     assert (
         len(item["waveform"]) == round(0.5 * SAMPLE_RATE) and torch.isfinite(item["features"]).all()
     )
+
+
+def test_the_augmentations_do_not_import_torch():
+    code = "import sys, minispeech.data.augment; assert 'torch' not in sys.modules, 'torch was imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, f"minispeech.data.augment imported torch:\n{result.stderr}"
