@@ -4,9 +4,12 @@ tiny_corpus, build_tiny_corpus, default_data_root, CorpusConfig, SPEAKERS   (cor
 prepared_manifest                                    a real corpus's data_scripts/ manifest (corpus.py)
 folder_manifest, read_manifest, write_manifest                             (manifest.py)
 SpeechDataset, collate, LengthBucketSampler                                (dataset.py, imports torch)
+tts_corpus, build_tts_corpus, load_tts_split, TTSCorpusConfig                (tts.py)
+encode_text                                  text -> TTS phoneme tokens (tts_tokens.py)
+TTSDataset, tts_collate                                               (tts_dataset.py, imports torch)
 generate_sentences, DIGIT_WORDS                                            (sentences.py)
 
-Build the offline corpus with `python -m minispeech.data tiny`.
+Build the offline corpora with `python -m minispeech.data tiny` and `... tts`.
 Taught in lessons/00_setup_data_text.ipynb.
 """
 
@@ -19,8 +22,11 @@ from minispeech.data.corpus import (
     tiny_corpus,
 )
 from minispeech.data.manifest import folder_manifest, read_manifest, write_manifest
+from minispeech.data.tts import TTSCorpusConfig, build_tts_corpus, load_tts_split, tts_corpus
+from minispeech.data.tts_tokens import encode_text
 
 _TORCH_NAMES = ("SpeechDataset", "collate", "LengthBucketSampler", "pad_sequences")
+_TTS_TORCH_NAMES = ("TTSDataset", "tts_collate")
 
 
 def __getattr__(name: str):
@@ -29,6 +35,10 @@ def __getattr__(name: str):
         from minispeech.data import dataset
 
         return getattr(dataset, name)
+    if name in _TTS_TORCH_NAMES:
+        from minispeech.data import tts_dataset
+
+        return getattr(tts_dataset, name)
     raise AttributeError(f"module 'minispeech.data' has no attribute {name!r}")
 
 
@@ -42,5 +52,11 @@ __all__ = [
     "folder_manifest",
     "read_manifest",
     "write_manifest",
+    "TTSCorpusConfig",
+    "build_tts_corpus",
+    "encode_text",
+    "load_tts_split",
+    "tts_corpus",
     *_TORCH_NAMES,
+    *_TTS_TORCH_NAMES,
 ]

@@ -1,4 +1,8 @@
-"""`python -m minispeech.data tiny [--out DIR] [--size full|small] [--workers N]`."""
+"""`python -m minispeech.data tiny|tts [--out DIR] [--size full|small] [--workers N]`.
+
+tiny   the multi-speaker ASR corpus (corpus.py)
+tts    the single-voice TTS corpus with durations, pitch and energy (tts.py)
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,37 @@ import argparse
 import time
 
 from minispeech.data.corpus import CORPUS_NAME, CorpusConfig, build_tiny_corpus, default_data_root
+from minispeech.data.tts import TTS_CORPUS_NAME, TTSCorpusConfig, build_tts_corpus
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minispeech.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     tiny = commands.add_parser("tiny", help="synthesize the offline eSpeak corpus")
-    tiny.add_argument("--out", default=None, help=f"folder (default: {default_data_root() / CORPUS_NAME})")
+    tiny.add_argument(
+        "--out", default=None, help=f"folder (default: {default_data_root() / CORPUS_NAME})"
+    )
     tiny.add_argument("--size", default="full", choices=["full", "small"])
     tiny.add_argument("--seed", type=int, default=CorpusConfig().seed)
     tiny.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    tts = commands.add_parser("tts", help="synthesize the single-voice TTS corpus and its targets")
+    tts.add_argument(
+        "--out", default=None, help=f"folder (default: {default_data_root() / TTS_CORPUS_NAME})"
+    )
+    tts.add_argument("--size", default="full", choices=["full", "small"])
+    tts.add_argument("--seed", type=int, default=TTSCorpusConfig().seed)
+    tts.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     arguments = parser.parse_args(argv)
 
-    config = CorpusConfig.preset(arguments.size)
-    config = CorpusConfig(**{**config.__dict__, "seed": arguments.seed})
     start = time.perf_counter()
-    folder = build_tiny_corpus(arguments.out, config=config, workers=arguments.workers)
+    if arguments.command == "tts":
+        tts_config = TTSCorpusConfig.preset(arguments.size)
+        tts_config = TTSCorpusConfig(**{**tts_config.__dict__, "seed": arguments.seed})
+        folder = build_tts_corpus(arguments.out, config=tts_config, workers=arguments.workers)
+    else:
+        config = CorpusConfig.preset(arguments.size)
+        config = CorpusConfig(**{**config.__dict__, "seed": arguments.seed})
+        folder = build_tiny_corpus(arguments.out, config=config, workers=arguments.workers)
     print(f"corpus ready at {folder} ({time.perf_counter() - start:.1f} s)")
     return 0
 
