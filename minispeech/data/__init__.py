@@ -4,9 +4,9 @@ tiny_corpus, build_tiny_corpus, default_data_root, CorpusConfig, SPEAKERS   (cor
 prepared_manifest                                    a real corpus's data_scripts/ manifest (corpus.py)
 folder_manifest, read_manifest, write_manifest                             (manifest.py)
 SpeechDataset, collate, LengthBucketSampler                                (dataset.py, imports torch)
-tts_corpus, build_tts_corpus, load_tts_split, TTSCorpusConfig                (tts.py)
-encode_text                                  text -> TTS phoneme tokens (tts_tokens.py)
-TTSDataset, tts_collate                                               (tts_dataset.py, imports torch)
+tts_corpus, build_tts_corpus, load_tts_split, TTSCorpusConfig              (tts.py)
+encode_text   text -> TTS phoneme tokens                                   (tts_tokens.py)
+TTSDataset, tts_collate                                                    (tts_dataset.py, imports torch)
 generate_sentences, DIGIT_WORDS                                            (sentences.py)
 
 Build the offline corpora with `python -m minispeech.data tiny` and `... tts`.
