@@ -7,9 +7,11 @@ SpeechDataset, collate, LengthBucketSampler                                (data
 tts_corpus, build_tts_corpus, load_tts_split, TTSCorpusConfig              (tts.py)
 encode_text   text -> TTS phoneme tokens                                   (tts_tokens.py)
 TTSDataset, tts_collate                                                    (tts_dataset.py, imports torch)
+voice_pool, build_voice_pool, VoicePoolConfig                              (voices.py)
 generate_sentences, DIGIT_WORDS                                            (sentences.py)
 
-Build the offline corpora with `python -m minispeech.data tiny` and `... tts`.
+Build the offline corpora with `python -m minispeech.data tiny`, `... tts` and
+`... voices`.
 Taught in lessons/00_setup_data_text.ipynb.
 """
 
@@ -24,6 +26,7 @@ from minispeech.data.corpus import (
 from minispeech.data.manifest import folder_manifest, read_manifest, write_manifest
 from minispeech.data.tts import TTSCorpusConfig, build_tts_corpus, load_tts_split, tts_corpus
 from minispeech.data.tts_tokens import encode_text
+from minispeech.data.voices import VoicePoolConfig, build_voice_pool, voice_pool
 
 _TORCH_NAMES = ("SpeechDataset", "collate", "LengthBucketSampler", "pad_sequences")
 _TTS_TORCH_NAMES = ("TTSDataset", "tts_collate")
@@ -57,6 +60,9 @@ __all__ = [
     "encode_text",
     "load_tts_split",
     "tts_corpus",
+    "VoicePoolConfig",
+    "build_voice_pool",
+    "voice_pool",
     *_TORCH_NAMES,
     *_TTS_TORCH_NAMES,
 ]

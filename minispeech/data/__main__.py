@@ -1,7 +1,8 @@
-"""`python -m minispeech.data tiny|tts [--out DIR] [--size full|small] [--workers N]`.
+"""`python -m minispeech.data tiny|tts|voices [--out DIR] [--size full|small] [--workers N]`.
 
-tiny   the multi-speaker ASR corpus (corpus.py)
-tts    the single-voice TTS corpus with durations, pitch and energy (tts.py)
+tiny     the multi-speaker ASR corpus (corpus.py)
+tts      the single-voice TTS corpus with durations, pitch and energy (tts.py)
+voices   the voice pool: 120 speakers, speaker-disjoint splits (voices.py)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 
 from minispeech.data.corpus import CORPUS_NAME, CorpusConfig, build_tiny_corpus, default_data_root
 from minispeech.data.tts import TTS_CORPUS_NAME, TTSCorpusConfig, build_tts_corpus
+from minispeech.data.voices import VOICE_POOL_NAME, VoicePoolConfig, build_voice_pool
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     tts.add_argument("--size", default="full", choices=["full", "small"])
     tts.add_argument("--seed", type=int, default=TTSCorpusConfig().seed)
     tts.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    voices = commands.add_parser("voices", help="synthesize the voice pool (lessons 11-12)")
+    voices.add_argument(
+        "--out", default=None, help=f"folder (default: {default_data_root() / VOICE_POOL_NAME})"
+    )
+    voices.add_argument("--size", default="full", choices=["full", "small"])
+    voices.add_argument("--seed", type=int, default=VoicePoolConfig().seed)
+    voices.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     arguments = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -37,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         tts_config = TTSCorpusConfig.preset(arguments.size)
         tts_config = TTSCorpusConfig(**{**tts_config.__dict__, "seed": arguments.seed})
         folder = build_tts_corpus(arguments.out, config=tts_config, workers=arguments.workers)
+    elif arguments.command == "voices":
+        pool_config = VoicePoolConfig.preset(arguments.size)
+        pool_config = VoicePoolConfig(**{**pool_config.__dict__, "seed": arguments.seed})
+        folder = build_voice_pool(arguments.out, config=pool_config, workers=arguments.workers)
     else:
         config = CorpusConfig.preset(arguments.size)
         config = CorpusConfig(**{**config.__dict__, "seed": arguments.seed})
