@@ -60,6 +60,9 @@ TTS_CORPUS_VERSION = 1
 TTS_BUILD_COMMAND = "python -m minispeech.data tts"
 TTS_SPLITS = ("train", "valid", "test")
 YIN_FMIN, YIN_FMAX = 60.0, 400.0  # Hz: the voice speaks at about 70-120 Hz (stats.json)
+# eSpeak's voices have jitter ("roughness"): at YIN's usual 0.1 only ~1 voiced frame in 6 passes;
+# at 0.3 YIN voices ~2/3 of what librosa.pyin does, 96-98 % of them within 50 cents, no octave errors.
+YIN_THRESHOLD = 0.3
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,7 +154,9 @@ def tts_targets(row: dict, folder: str, mel: MelConfig) -> dict:
     if symbols != encode_text(row["text"], row["voice"])[0]:
         raise PhonemeAlignmentError(f"{row['id']}: the stored tokens differ from encode_text's")
     features = log_mel(waveform, mel).T.astype(np.float32)  # (T_mel, n_mels)
-    f0, voiced = yin(waveform, mel.sample_rate, YIN_FMIN, YIN_FMAX, mel.win_length, mel.hop_length)
+    f0, voiced = yin(
+        waveform, mel.sample_rate, YIN_FMIN, YIN_FMAX, mel.win_length, mel.hop_length, YIN_THRESHOLD
+    )
     frame_energy = energy(waveform, mel.win_length, mel.hop_length)  # (T_mel,)
     if not len(features) == len(f0) == len(frame_energy) == int(durations.sum()):
         raise DurationMismatchError(
