@@ -100,6 +100,13 @@ def test_phoneme_durations_rounding_rule():
     durations = tts_tokens.phoneme_durations([10, 256, 300], n_samples=1000, hop_length=256)
     assert durations.tolist() == [1, 1, 2]  # frame centres 0, 256, 512, 768 -> T_mel = 4
     assert tts_tokens.phoneme_durations([0, 999], 1000, 256).tolist() == [4, 0]
+    # a pause before the first phoneme is lent to it, not lost
+    symbols, durations = tts_tokens.align_tokens(
+        "hi.", [[["h", "ˈaɪ"]]], [["_", 0], ["h", 300], ["aI", 600]], 1000, 256
+    )
+    assert symbols == ["h", "ˈaɪ", "."] and durations.tolist() == [3, 1, 0]  # event frames 2, 1, 1
+    with pytest.raises(tts_tokens.PhonemeAlignmentError, match="no phoneme events"):
+        tts_tokens.phoneme_durations([], 1000, 256)
     with pytest.raises(tts_tokens.DurationMismatchError, match="must not decrease"):
         tts_tokens.phoneme_durations([0, 500, 300], 1000, 256)
 

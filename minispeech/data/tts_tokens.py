@@ -168,6 +168,8 @@ def phoneme_durations(starts: list[int], n_samples: int, hop_length: int) -> np.
     Sums to 1 + n_samples // hop_length (T_mel with center=True) exactly.
     """
     starts = [int(start) for start in starts]
+    if not starts:
+        raise PhonemeAlignmentError("phoneme_durations: no phoneme events; eSpeak said nothing")
     if (
         any(later < earlier for earlier, later in zip(starts[:-1], starts[1:], strict=True))
         or starts[-1] > n_samples
@@ -205,7 +207,7 @@ def align_tokens(
                 raise PhonemeAlignmentError(
                     f"{spoken!r}: eSpeak's events end before the phoneme {symbol!r}"
                 )
-            durations[index] = event_frames[event]
+            durations[index] += event_frames[event]  # += keeps a leading pause lent to token 0
             event += 1
         elif symbol in CLAUSE_MARKS or symbol == PAUSE:  # end of a clause: its pauses
             while event < len(events) and events[event][0].startswith("_"):
