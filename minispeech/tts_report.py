@@ -115,7 +115,8 @@ def tts_report(
     for name, waveforms in systems.items():
         if len(waveforms) != len(references):
             raise ValueError(
-                f"tts_report: system {name!r} has {len(waveforms)} waveforms for {len(references)} references"
+                f"tts_report: system {name!r} has {len(waveforms)} waveforms for "
+                f"{len(references)} references; pass one per reference, in the same order"
             )
         everything[name] = list(waveforms)
     if texts is not None and recognizer is None:
@@ -158,9 +159,10 @@ def plot_comparison(
     figure, axes = plt.subplots(n_rows, 1, figsize=(10, 2.2 * n_rows), squeeze=False)
     axes = axes[:, 0]
     for ax, (name, waveform) in zip(axes, named.items(), strict=False):
-        waveform = np.asarray(waveform, np.float32)
-        plot.spectrogram(log_mel(waveform, config), config.sample_rate, config.hop_length, ax=ax, y_axis="mel",
-                         title=name)  # fmt: skip
+        features = log_mel(np.asarray(waveform, np.float32), config)  # (n_mels, T_mel)
+        plot.spectrogram(
+            features, config.sample_rate, config.hop_length, ax=ax, y_axis="mel", title=name
+        )
     f0_axis = axes[len(named)]
     for name, waveform in named.items():
         f0, voiced = tts_metrics.f0_track(np.asarray(waveform, np.float32), config)

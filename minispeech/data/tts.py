@@ -61,7 +61,7 @@ TTS_BUILD_COMMAND = "python -m minispeech.data tts"
 TTS_SPLITS = ("train", "valid", "test")
 YIN_FMIN, YIN_FMAX = 60.0, 400.0  # Hz: the voice speaks at about 70-120 Hz (stats.json)
 # eSpeak's voices have jitter ("roughness"): at YIN's usual 0.1 only ~1 voiced frame in 6 passes;
-# at 0.3 YIN voices ~2/3 of what librosa.pyin does, 96-98 % of them within 50 cents, no octave errors.
+# at 0.3 YIN voices ~2/3 of what librosa.pyin does, 96-98 % within 50 cents, no octave errors.
 YIN_THRESHOLD = 0.3
 
 
@@ -141,7 +141,8 @@ def tts_targets(row: dict, folder: str, mel: MelConfig) -> dict:
     waveform, sample_rate = soundfile.read(Path(folder) / row["audio"], dtype="float32")
     if sample_rate != mel.sample_rate:
         raise SampleRateMismatchError(
-            f"{row['audio']}: {sample_rate} Hz audio, but the MelConfig expects {mel.sample_rate} Hz"
+            f"{row['audio']}: {sample_rate} Hz audio, but the MelConfig expects "
+            f"{mel.sample_rate} Hz"
         )
     spoken = normalize(row["text"])
     symbols, durations = align_tokens(
@@ -160,7 +161,8 @@ def tts_targets(row: dict, folder: str, mel: MelConfig) -> dict:
     frame_energy = energy(waveform, mel.win_length, mel.hop_length)  # (T_mel,)
     if not len(features) == len(f0) == len(frame_energy) == int(durations.sum()):
         raise DurationMismatchError(
-            f"{row['id']}: {len(features)} mel frames, {len(f0)} f0 frames, durations sum to {durations.sum()}"
+            f"{row['id']}: {len(features)} mel frames, {len(f0)} f0 frames, "
+            f"durations sum to {durations.sum()}"
         )
     starts = np.concatenate([[0], np.cumsum(durations)[:-1]])
     phoneme_f0 = np.zeros(len(durations), np.float32)
@@ -229,13 +231,18 @@ def _statistics(folder: Path) -> dict:
 
     def moments(values: np.ndarray) -> dict:
         values = np.asarray(values, np.float64)
-        return {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
-                "max": float(values.max())}  # fmt: skip
+        statistics = {
+            "mean": values.mean(),
+            "std": values.std(),
+            "min": values.min(),
+            "max": values.max(),
+        }
+        return {name: float(value) for name, value in statistics.items()}
 
-    mel = np.asarray(split.mel, np.float64)
+    mel = split.mel  # (ΣT_mel, n_mels), memory-mapped; statistics accumulate in float64
     return {
-        "mel_mean": [round(value, 6) for value in mel.mean(axis=0).tolist()],
-        "mel_std": [round(value, 6) for value in mel.std(axis=0).tolist()],
+        "mel_mean": [round(value, 6) for value in mel.mean(axis=0, dtype=np.float64).tolist()],
+        "mel_std": [round(value, 6) for value in mel.std(axis=0, dtype=np.float64).tolist()],
         "f0_voiced_hz": moments(voiced_f0),
         "log_f0_voiced": moments(np.log(voiced_f0)),
         "energy": moments(split.energy),
@@ -366,12 +373,13 @@ def load_tts_split(folder: str | Path, split: str) -> TTSSplit:
 def check_sample_rate(
     corpus_mel: MelConfig, model_mel: MelConfig, model_name: str = "the model"
 ) -> None:
-    """SampleRateMismatchError unless a model's MelConfig equals the corpus's (the one front end)."""
+    """SampleRateMismatchError (or TTSDataError) unless a model's MelConfig equals the corpus's."""
     if corpus_mel.sample_rate != model_mel.sample_rate:
         raise SampleRateMismatchError(
             f"{model_name} works at {model_mel.sample_rate} Hz but the corpus at "
             f"{corpus_mel.sample_rate} Hz; build the model with the corpus's MelConfig "
-            f"(load_tts_split(...).mel_config) or rebuild the corpus with mel=MelConfig(sample_rate=...)"
+            f"(load_tts_split(...).mel_config) or rebuild the corpus with "
+            f"mel=MelConfig(sample_rate=...)"
         )
     if corpus_mel != model_mel:
         raise TTSDataError(

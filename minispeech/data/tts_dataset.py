@@ -56,7 +56,8 @@ class TTSDataset(torch.utils.data.Dataset):
             check_sample_rate(self.mel_config, mel_config, "the mel_config given to TTSDataset")
         if segment_frames is not None and segment_frames < 1:
             raise ValueError(
-                f"TTSDataset: segment_frames must be a positive number of frames, got {segment_frames}"
+                f"TTSDataset: segment_frames must be a positive number of frames, "
+                f"got {segment_frames}"
             )
         self.with_waveform = with_waveform
         self.segment_frames = segment_frames

@@ -88,8 +88,9 @@ def symbol_ids(symbols: list[str]) -> list[int]:
     for symbol in symbols:
         if symbol not in _SYMBOL_IDS:
             raise UnknownPhonemeError(
-                f"phoneme {symbol!r} is not in TTS_SYMBOLS (eSpeak en-us); the TTS corpus speaks "
-                f"with {TTS_SPEAKER.voice}: phonemize with that voice, or add the symbol and rebuild"
+                f"phoneme {symbol!r} is not in TTS_SYMBOLS (eSpeak en-us); the TTS corpus "
+                f"speaks with {TTS_SPEAKER.voice}: phonemize with that voice, or add the "
+                f"symbol and rebuild"
             )
     return [_SYMBOL_IDS[symbol] for symbol in symbols]
 
