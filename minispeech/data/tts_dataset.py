@@ -77,7 +77,8 @@ class TTSDataset(torch.utils.data.Dataset):
     def _waveform(self, row: dict) -> np.ndarray:
         import soundfile
 
-        waveform, sample_rate = soundfile.read(self.folder / row["audio"], dtype="float32")
+        # read_manifest already joined the row's relative path to the manifest's folder
+        waveform, sample_rate = soundfile.read(row["audio"], dtype="float32")
         if sample_rate != self.mel_config.sample_rate:
             raise SampleRateMismatchError(
                 f"{row['audio']}: {sample_rate} Hz, but the corpus's MelConfig says "
