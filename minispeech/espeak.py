@@ -194,17 +194,19 @@ class _Engine:
         words = tuple((position, sample) for kind, sample, position in self._events if kind == EVENT_WORD)
         return Synthesis(waveform, self.sample_rate, phonemes, words)
 
-    def phonemize(self, text: str, voice: str) -> str:
+    def phonemize_clauses(self, text: str, voice: str, separator: str = "") -> list[str]:
         self.set_voice(voice)
+        # bits 8-23 of the mode: a character written between the phonemes of a word
+        mode = PHONEMES_IPA | (ord(separator) << 8 if separator else 0)
         buffer = ctypes.c_char_p(text.encode("utf-8"))
         pointer = ctypes.pointer(buffer)
-        pieces = []
+        clauses = []
         # TextToPhonemes returns one clause at a time and advances the pointer; NULL at the end.
         while pointer.contents.value:
-            result = self.library.espeak_TextToPhonemes(pointer, CHARS_UTF8, PHONEMES_IPA)
-            if result:
-                pieces.append(result.decode("utf-8"))
-        return " ".join(piece.strip() for piece in pieces if piece.strip())
+            result = self.library.espeak_TextToPhonemes(pointer, CHARS_UTF8, mode)
+            if result and result.decode("utf-8").strip():
+                clauses.append(result.decode("utf-8").strip())
+        return clauses
 
 
 @lru_cache(maxsize=1)
@@ -242,9 +244,17 @@ def synthesize(
 
 def phonemize(text: str, voice: str = "en-us") -> str:
     """IPA transcription of `text` as eSpeak pronounces it with `voice`; clauses joined by spaces."""
+    return " ".join(phonemize_clauses(text, voice))
+
+
+def phonemize_clauses(text: str, voice: str = "en-us", separator: str = "") -> list[str]:
+    """One IPA string per clause of `text` (eSpeak splits at punctuation); words separated by
+    spaces, and the phonemes of a word by `separator` when one is given (e.g. "|")."""
     _check_text(text)
+    if len(separator) > 1:
+        raise ValueError(f"separator must be one character or empty, got {separator!r}")
     with _lock:
-        return _engine().phonemize(text, voice)
+        return _engine().phonemize_clauses(text, voice, separator)
 
 
 def sample_rate() -> int:

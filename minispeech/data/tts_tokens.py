@@ -26,8 +26,6 @@ Taught in lessons/07_tacotron2.ipynb, section 1 (text -> phonemes -> durations).
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 
 from minispeech.data.corpus import SPEAKERS
@@ -98,24 +96,13 @@ def symbol_ids(symbols: list[str]) -> list[int]:
 def phonemize_slots(text: str, voice: str) -> list[list[list[str]]]:
     """eSpeak's phonemes of `text`: clauses -> words -> phonemes (IPA, stress attached).
 
-    espeak_TextToPhonemes with a separator between phonemes (bits 8-23 of its mode; the public
-    espeak.phonemize joins them). A pause that eSpeak writes inside a clause is an empty slot "".
+    espeak.phonemize_clauses with "|" between the phonemes of a word. A pause that eSpeak writes
+    inside a clause is an empty slot "".
     """
     from minispeech import espeak
 
-    separator = "|"
-    mode = espeak.PHONEMES_IPA | (ord(separator) << 8)
-    clauses = []
-    with espeak._lock:
-        engine = espeak._engine()
-        engine.set_voice(voice)
-        pointer = ctypes.pointer(ctypes.c_char_p(text.encode("utf-8")))
-        while pointer.contents.value:  # one clause per call; NULL at the end
-            result = engine.library.espeak_TextToPhonemes(pointer, espeak.CHARS_UTF8, mode)
-            if result and result.decode("utf-8").strip():
-                words = result.decode("utf-8").strip().split(" ")
-                clauses.append([word.split(separator) for word in words if word])
-    return clauses
+    return [[word.split("|") for word in clause.split(" ") if word]
+            for clause in espeak.phonemize_clauses(text, voice, separator="|")]
 
 
 def _clause_marks(spoken: str, n_clauses: int) -> list[str]:
