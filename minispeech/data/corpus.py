@@ -142,15 +142,21 @@ def tiny_corpus(root: str | Path | None = None, build_if_missing: bool = True) -
     With build_if_missing=False a missing corpus raises FileNotFoundError naming the command.
     """
     folder = Path(root) if root is not None else default_data_root() / CORPUS_NAME
-    if corpus_is_complete(folder):
+    return find_or_build(folder, CORPUS_VERSION, build_tiny_corpus, "tiny corpus", BUILD_COMMAND, build_if_missing)
+
+
+def find_or_build(
+    folder: Path, version: int, build, what: str, command: str, build_if_missing: bool = True
+) -> Path:
+    """`folder` if it holds a finished corpus of this version; else build(folder), saying so in
+    one line, or, with build_if_missing=False, a FileNotFoundError naming the command to run.
+    Shared by the tiny corpus, the TTS corpus and the voice pool."""
+    if corpus_is_complete(folder, version):
         return folder
     if not build_if_missing:
-        raise FileNotFoundError(
-            f"no tiny corpus at {folder}. Build it with `{BUILD_COMMAND} --out {folder}` "
-            f"(about a minute on 2 cores)."
-        )
-    print(f"No corpus at {folder}: building it now (same as `{BUILD_COMMAND}`).")
-    return build_tiny_corpus(folder)
+        raise FileNotFoundError(f"no {what} at {folder}. Build it with `{command} --out {folder}`.")
+    print(f"No {what} at {folder}: building it now (same as `{command}`).")
+    return build(folder)
 
 
 def plan_jobs(config: CorpusConfig) -> list[Job]:

@@ -38,6 +38,7 @@ from minispeech.data.corpus import (
     Job,
     corpus_is_complete,
     default_data_root,
+    find_or_build,
     run_in_fresh_processes,
     synthesize_chunk,
 )
@@ -319,14 +320,7 @@ def tts_corpus(root: str | Path | None = None, build_if_missing: bool = True) ->
     With build_if_missing=False a missing corpus raises FileNotFoundError naming the command.
     """
     folder = Path(root) if root is not None else default_data_root() / TTS_CORPUS_NAME
-    if corpus_is_complete(folder, TTS_CORPUS_VERSION):
-        return folder
-    if not build_if_missing:
-        raise FileNotFoundError(
-            f"no TTS corpus at {folder}. Build it with `{TTS_BUILD_COMMAND} --out {folder}`."
-        )
-    print(f"No TTS corpus at {folder}: building it now (same as `{TTS_BUILD_COMMAND}`).")
-    return build_tts_corpus(folder)
+    return find_or_build(folder, TTS_CORPUS_VERSION, build_tts_corpus, "TTS corpus", TTS_BUILD_COMMAND, build_if_missing)
 
 
 class TTSSplit(NamedTuple):

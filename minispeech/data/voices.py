@@ -31,6 +31,7 @@ from minispeech.data.corpus import (
     Speaker,
     corpus_is_complete,
     default_data_root,
+    find_or_build,
     run_in_fresh_processes,
     synthesize_chunk,
 )
@@ -160,11 +161,4 @@ def build_voice_pool(
 def voice_pool(root: str | Path | None = None, build_if_missing: bool = True) -> Path:
     """The voice pool folder, building it (a minute or two on 2 cores) if it is missing."""
     folder = Path(root) if root is not None else default_data_root() / VOICE_POOL_NAME
-    if corpus_is_complete(folder, VOICE_POOL_VERSION):
-        return folder
-    if not build_if_missing:
-        raise FileNotFoundError(
-            f"no voice pool at {folder}. Build it with `{VOICE_POOL_COMMAND} --out {folder}`."
-        )
-    print(f"No voice pool at {folder}: building it now (same as `{VOICE_POOL_COMMAND}`).")
-    return build_voice_pool(folder)
+    return find_or_build(folder, VOICE_POOL_VERSION, build_voice_pool, "voice pool", VOICE_POOL_COMMAND, build_if_missing)
