@@ -8,12 +8,14 @@ import torch
 
 from minispeech.nn.attention import causal_mask, padding_mask
 from minispeech.nn.transformer import (
+    FeedForward,
     KeyValueCache,
     MultiHeadAttention,
     RotaryPositionalEmbedding,
     SinusoidalPositionalEncoding,
     TransformerConfig,
     TransformerDecoderLayer,
+    TransformerEncoderLayer,
 )
 
 
@@ -150,3 +152,27 @@ def test_config_rejects_bad_sizes():
         TransformerConfig(model_size=10, n_heads=4)
     with pytest.raises(ValueError, match="odd"):
         TransformerConfig(conv_kernel_size=4)
+
+
+def test_conv_feedforward_sees_neighbours_and_ignores_padding():
+    # FastSpeech's conv FFN: kernel 3 mixes neighbouring positions; padding never leaks in
+    config = TransformerConfig(model_size=16, n_heads=2, feedforward_size=32, dropout=0.0, feedforward_kernel_size=3)
+    torch.manual_seed(0)
+    layer = TransformerEncoderLayer(config).eval()
+    x = torch.randn(1, 6, 16)
+    padded = torch.cat([x, 50 * torch.randn(1, 3, 16)], dim=1)  # 3 garbage frames
+    alone = layer(x, torch.ones(1, 6, dtype=torch.bool))
+    with_padding = layer(padded, padding_mask(torch.tensor([6]), 9))
+    torch.testing.assert_close(with_padding[:, :6], alone, atol=1e-5, rtol=1e-5)
+    feedforward = FeedForward(config).eval()
+    changed = x.clone()
+    changed[0, 3] += 1.0  # one position changes: its neighbours' outputs change too, far ones do not
+    difference = (feedforward(changed) - feedforward(x)).abs().amax(-1)[0]  # (T,)
+    assert (difference[2:5] > 0).all() and (difference[[0, 1, 5]] == 0).all()
+
+
+def test_conv_feedforward_is_refused_in_a_decoder_and_checked():
+    with pytest.raises(ValueError, match="later steps"):
+        TransformerDecoderLayer(TransformerConfig(model_size=16, n_heads=2, feedforward_kernel_size=3))
+    with pytest.raises(ValueError, match="feedforward_kernel_size"):
+        TransformerConfig(model_size=16, n_heads=2, feedforward_kernel_size=2)

@@ -3,7 +3,7 @@
 features.py      LogMel: the torch twin of minispeech.dsp.log_mel (same MelConfig, same numbers)
 attention.py     masks and the one masked softmax; dot-product, additive (Bahdanau) and
                  location-sensitive (Tacotron 2) attention; guided-attention loss
-transformer.py   multi-head attention (KV cache, fused path), sinusoidal and rotary positions,
+transformer.py   multi-head attention (KV cache, fused path), sinusoidal and rotary positions, FFN (or conv FFN),
                  pre-LN encoder/decoder layers
 encoder.py       speech encoders: strided Conv1d and Conv2d subsampling, the Conformer block,
                  EncoderConfig + SpeechEncoder (every recognizer's encoder)

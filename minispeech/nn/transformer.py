@@ -6,7 +6,7 @@ MultiHeadAttention            q/k/v/out projections, H heads, optional RoPE and 
 KeyValueCache                 projected keys/values of the steps decoded so far (incremental decoding)
 SinusoidalPositionalEncoding  x + sin/cos table (Sec. 3.5)
 RotaryPositionalEmbedding     RoPE (Su et al., 2021), rotate-half convention, per head on q and k
-FeedForward                   Linear -> activation -> dropout -> Linear
+FeedForward                   Linear -> activation -> dropout -> Linear, or FastSpeech's conv FFN (kernel k > 1)
 TransformerConfig             frozen sizes shared by the layers below and by nn/encoder.py's Conformer
 TransformerEncoderLayer       pre-LN: x + MHSA(LN x), x + FFN(LN x)
 TransformerDecoderLayer       pre-LN: + causal MHSA (KV cache), + cross-attention to the encoder, + FFN
@@ -206,6 +206,7 @@ class TransformerConfig:
     rotary: bool = False  # RoPE on self-attention q and k
     conv_kernel_size: int = 15  # Conformer depthwise convolution (odd)
     conv_norm: str = "batch"  # Conformer convolution module: "batch" (the paper) or "layer"
+    feedforward_kernel_size: int = 1  # 1: the position-wise FFN; odd k > 1: FastSpeech's conv FFN
 
     def __post_init__(self) -> None:
         if self.model_size % self.n_heads:
@@ -215,21 +216,37 @@ class TransformerConfig:
             raise ValueError(f"TransformerConfig: conv_kernel_size must be odd, got {self.conv_kernel_size}")
         if self.conv_norm not in ("batch", "layer"):
             raise ValueError(f"TransformerConfig: conv_norm must be 'batch' or 'layer', got {self.conv_norm!r}")
+        if self.feedforward_kernel_size < 1 or self.feedforward_kernel_size % 2 == 0:
+            raise ValueError(f"TransformerConfig: feedforward_kernel_size must be 1 or odd, "
+                             f"got {self.feedforward_kernel_size}")  # fmt: skip
 
 
 class FeedForward(nn.Module):
-    """Linear(C, feedforward_size) -> activation -> dropout -> Linear(feedforward_size, C). Lesson 06."""
+    """Linear(C, feedforward_size) -> activation -> dropout -> Linear(feedforward_size, C). Lesson 06.
+
+    With config.feedforward_kernel_size k > 1 the first layer is a 1-D convolution over time
+    (kernel k, same length) and the second a kernel-1 one: FastSpeech's "conv FFN", which lets
+    each phoneme or frame see its neighbours. Padding is zeroed before the convolution.
+    """
 
     def __init__(self, config: TransformerConfig, activation: type[nn.Module] = nn.ReLU) -> None:
         super().__init__()
+        kernel = config.feedforward_kernel_size
+        self.convolutional = kernel > 1
+        first = (nn.Conv1d(config.model_size, config.feedforward_size, kernel, padding=kernel // 2)
+                 if self.convolutional else nn.Linear(config.model_size, config.feedforward_size))  # fmt: skip
         self.net = nn.Sequential(
-            nn.Linear(config.model_size, config.feedforward_size), activation(), nn.Dropout(config.dropout),
-            nn.Linear(config.feedforward_size, config.model_size),
+            first, activation(), nn.Dropout(config.dropout), nn.Linear(config.feedforward_size, config.model_size),
         )  # fmt: skip
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, T, C) -> (B, T, C), each position on its own."""
-        return self.net(x)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, C), mask (B, T) keep or None -> (B, T, C)."""
+        if not self.convolutional:
+            return self.net(x)  # each position on its own
+        if mask is not None:
+            x = x * mask[:, :, None]  # padding must read as zeros, as after a sequence's end
+        y = self.net[0](x.transpose(1, 2)).transpose(1, 2)  # (B, C, T) -> (B, F, T) -> (B, T, F)
+        return self.net[3](self.net[2](self.net[1](y)))  # activation, dropout, Linear: (B, T, C)
 
 
 class TransformerEncoderLayer(nn.Module):
@@ -250,7 +267,7 @@ class TransformerEncoderLayer(nn.Module):
         """
         attended, _ = self.attention(self.attention_norm(x), key_mask=mask, need_weights=False)
         x = x + self.dropout(attended)
-        return x + self.dropout(self.feedforward(self.feedforward_norm(x)))
+        return x + self.dropout(self.feedforward(self.feedforward_norm(x), mask))
 
 
 class TransformerDecoderLayer(nn.Module):
@@ -262,6 +279,9 @@ class TransformerDecoderLayer(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
+        if config.feedforward_kernel_size > 1:
+            raise ValueError("TransformerDecoderLayer: a conv FFN (feedforward_kernel_size > 1) would let a step "
+                             "read later steps; use feedforward_kernel_size=1 in autoregressive decoders")
         self.self_attention_norm = nn.LayerNorm(config.model_size)
         self.self_attention = MultiHeadAttention(config.model_size, config.n_heads, config.dropout, config.rotary)
         self.cross_attention_norm = nn.LayerNorm(config.model_size)
