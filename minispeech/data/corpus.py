@@ -278,6 +278,50 @@ def run_in_fresh_processes(
     bar.close()
 
 
+def start_build(out: Path, info: dict, version: int) -> Path | None:
+    """None when `out` already holds a finished corpus of this version built from the same `info`
+    (every key compared: config, front end, ...); else a fresh, empty `<out>.partial` folder to build
+    into. Shared by the tiny corpus, the TTS corpus and the voice pool."""
+    if corpus_is_complete(out, version):
+        existing = json.loads((out / "corpus.json").read_text())
+        if all(existing.get(key) == value for key, value in info.items()):
+            return None
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def synthesize_in_chunks(
+    function, jobs: list, partial: Path, seed: int, workers: int | None, progress: bool, *extra
+) -> list:
+    """function(chunk, folder, seed + chunk index, *extra) over fixed chunks of `jobs`, each in a
+    fresh process (run_in_fresh_processes); the chunks' results concatenated in job order."""
+    chunks = [jobs[i : i + UTTERANCES_PER_CHUNK] for i in range(0, len(jobs), UTTERANCES_PER_CHUNK)]
+    arguments = [(chunk, str(partial), seed + index, *extra) for index, chunk in enumerate(chunks)]
+    results: list = []
+    for chunk_results in run_in_fresh_processes(function, arguments, workers, progress, len(jobs)):
+        results.extend(chunk_results)
+    return results
+
+
+def write_summary(partial: Path, summary: dict) -> None:
+    """corpus.json: what the folder holds, and, once the folder is renamed, the mark of a finished build."""
+    text = json.dumps(summary, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    (partial / "corpus.json").write_text(text, encoding="utf-8")
+
+
+def finish_build(partial: Path, out: Path, summary: dict | None = None) -> Path:
+    """write_summary (unless done already), then put the finished folder in place of `out`: an
+    interrupted build never looks complete."""
+    if summary is not None:
+        write_summary(partial, summary)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(partial, out)
+    return out
+
+
 def build_tiny_corpus(
     out: str | Path | None = None,
     config: CorpusConfig | None = None,
@@ -294,20 +338,10 @@ def build_tiny_corpus(
     config = config or CorpusConfig()
     out = Path(out) if out is not None else default_data_root() / CORPUS_NAME
     info = {"name": CORPUS_NAME, "version": CORPUS_VERSION, "config": asdict(config)}
-    if corpus_is_complete(out):
-        existing = json.loads((out / "corpus.json").read_text())
-        if existing["config"] == info["config"]:
-            return out
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-
-    jobs = plan_jobs(config)
-    chunks = [jobs[i : i + UTTERANCES_PER_CHUNK] for i in range(0, len(jobs), UTTERANCES_PER_CHUNK)]
-    arguments = [(chunk, str(partial), config.seed + index) for index, chunk in enumerate(chunks)]
-    rows: list[dict] = []
-    for chunk_rows in run_in_fresh_processes(synthesize_chunk, arguments, workers, progress, len(jobs)):
-        rows.extend(chunk_rows)
+    partial = start_build(out, info, CORPUS_VERSION)
+    if partial is None:
+        return out
+    rows = synthesize_in_chunks(synthesize_chunk, plan_jobs(config), partial, config.seed, workers, progress)
 
     splits = sorted({row["split"] for row in rows})
     for split in splits:
@@ -315,8 +349,4 @@ def build_tiny_corpus(
     summary = dict(info)
     summary["counts"] = {split: sum(row["split"] == split for row in rows) for split in splits}
     summary["speakers"] = [asdict(speaker) for speaker in SPEAKERS]
-    (partial / "corpus.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(partial, out)
-    return out
+    return finish_build(partial, out, summary)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -33,14 +32,15 @@ from typing import NamedTuple
 import numpy as np
 
 from minispeech.data.corpus import (
-    UTTERANCES_PER_CHUNK,
     CorpusConfig,
     Job,
-    corpus_is_complete,
     default_data_root,
     find_or_build,
-    run_in_fresh_processes,
+    finish_build,
+    start_build,
     synthesize_chunk,
+    synthesize_in_chunks,
+    write_summary,
 )
 from minispeech.data.tts_tokens import (
     TTS_SPEAKER,
@@ -275,25 +275,11 @@ def build_tts_corpus(
         "config": asdict(config),
         "mel": mel.to_dict(),
     }
-    if corpus_is_complete(out, TTS_CORPUS_VERSION):
-        existing = json.loads((out / "corpus.json").read_text())
-        if existing["config"] == info["config"] and existing["mel"] == info["mel"]:
-            return out
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-
-    jobs = plan_tts_jobs(config)
-    chunks = [jobs[i : i + UTTERANCES_PER_CHUNK] for i in range(0, len(jobs), UTTERANCES_PER_CHUNK)]
-    arguments = [
-        (chunk, str(partial), config.seed + index, mel.to_dict())
-        for index, chunk in enumerate(chunks)
-    ]
-    results: list[tuple[dict, dict]] = []
-    for chunk_results in run_in_fresh_processes(
-        synthesize_tts_chunk, arguments, workers, progress, len(jobs)
-    ):
-        results.extend(chunk_results)
+    partial = start_build(out, info, TTS_CORPUS_VERSION)
+    if partial is None:
+        return out
+    results = synthesize_in_chunks(synthesize_tts_chunk, plan_tts_jobs(config), partial, config.seed, workers,
+                                   progress, mel.to_dict())  # fmt: skip
     for split in TTS_SPLITS:
         _write_split(partial, split, [result for result in results if result[0]["split"] == split])
     summary = dict(info)
@@ -302,16 +288,11 @@ def build_tts_corpus(
     }
     summary["speaker"] = asdict(TTS_SPEAKER)
     summary["symbols"] = list(TTS_SYMBOLS)
-    (partial / "corpus.json").write_text(
-        json.dumps(summary, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    )
+    write_summary(partial, summary)  # _statistics reads the split layout from it
     (partial / "stats.json").write_text(
         json.dumps(_statistics(partial), indent=1, sort_keys=True) + "\n"
     )
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
-    return out
+    return finish_build(partial, out)
 
 
 def tts_corpus(root: str | Path | None = None, build_if_missing: bool = True) -> Path:

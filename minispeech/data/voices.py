@@ -19,21 +19,19 @@ Build it with `python -m minispeech.data voices`. Used by lessons/11 and 12.
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from minispeech.data.corpus import (
-    UTTERANCES_PER_CHUNK,
     Job,
     Speaker,
-    corpus_is_complete,
     default_data_root,
     find_or_build,
-    run_in_fresh_processes,
+    finish_build,
+    start_build,
     synthesize_chunk,
+    synthesize_in_chunks,
 )
 
 VOICE_POOL_NAME = "voices"
@@ -126,20 +124,10 @@ def build_voice_pool(
     config = config or VoicePoolConfig()
     out = Path(out) if out is not None else default_data_root() / VOICE_POOL_NAME
     info = {"name": VOICE_POOL_NAME, "version": VOICE_POOL_VERSION, "config": asdict(config)}
-    if corpus_is_complete(out, VOICE_POOL_VERSION):
-        if json.loads((out / "corpus.json").read_text())["config"] == info["config"]:
-            return out
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    jobs = plan_pool_jobs(config)
-    chunks = [jobs[i : i + UTTERANCES_PER_CHUNK] for i in range(0, len(jobs), UTTERANCES_PER_CHUNK)]
-    arguments = [(chunk, str(partial), config.seed + index) for index, chunk in enumerate(chunks)]
-    rows: list[dict] = []
-    for chunk_rows in run_in_fresh_processes(
-        synthesize_chunk, arguments, workers, progress, len(jobs)
-    ):
-        rows.extend(chunk_rows)
+    partial = start_build(out, info, VOICE_POOL_VERSION)
+    if partial is None:
+        return out
+    rows = synthesize_in_chunks(synthesize_chunk, plan_pool_jobs(config), partial, config.seed, workers, progress)
     for split in ("train", "held_out"):
         write_manifest(partial / f"{split}.jsonl", [row for row in rows if row["split"] == split])
     summary = dict(info)
@@ -151,11 +139,7 @@ def build_voice_pool(
         "held_out": sum(row["split"] == "held_out" for row in rows),
     }
     summary["speakers"] = [asdict(speaker) for speaker in speakers]
-    (partial / "corpus.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
-    return out
+    return finish_build(partial, out, summary)
 
 
 def voice_pool(root: str | Path | None = None, build_if_missing: bool = True) -> Path:
