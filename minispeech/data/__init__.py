@@ -8,10 +8,11 @@ tts_corpus, build_tts_corpus, load_tts_split, TTSCorpusConfig              (tts.
 encode_text   text -> TTS phoneme tokens                                   (tts_tokens.py)
 TTSDataset, tts_collate                                                    (tts_dataset.py, imports torch)
 voice_pool, build_voice_pool, VoicePoolConfig                              (voices.py)
+rates_corpus, build_rates_corpus, RatesCorpusConfig   other rates/pitches  (rates.py)
 generate_sentences, DIGIT_WORDS                                            (sentences.py)
 
-Build the offline corpora with `python -m minispeech.data tiny`, `... tts` and
-`... voices`.
+Build the offline corpora with `python -m minispeech.data tiny`, `... tts`,
+`... voices` and `... rates`.
 Taught in lessons/00_setup_data_text.ipynb.
 """
 
@@ -24,6 +25,7 @@ from minispeech.data.corpus import (
     tiny_corpus,
 )
 from minispeech.data.manifest import folder_manifest, read_manifest, write_manifest
+from minispeech.data.rates import RatesCorpusConfig, build_rates_corpus, rates_corpus
 from minispeech.data.tts import TTSCorpusConfig, build_tts_corpus, load_tts_split, tts_corpus
 from minispeech.data.tts_tokens import encode_text
 from minispeech.data.voices import VoicePoolConfig, build_voice_pool, voice_pool
@@ -63,6 +65,9 @@ __all__ = [
     "VoicePoolConfig",
     "build_voice_pool",
     "voice_pool",
+    "RatesCorpusConfig",
+    "build_rates_corpus",
+    "rates_corpus",
     *_TORCH_NAMES,
     *_TTS_TORCH_NAMES,
 ]

@@ -1,8 +1,9 @@
-"""`python -m minispeech.data tiny|tts|voices [--out DIR] [--size full|small] [--workers N]`.
+"""`python -m minispeech.data tiny|tts|voices|rates [--out DIR] [--size full|small] [--workers N]`.
 
 tiny     the multi-speaker ASR corpus (corpus.py)
 tts      the single-voice TTS corpus with durations, pitch and energy (tts.py)
 voices   the voice pool: 120 speakers, speaker-disjoint splits (voices.py)
+rates    the tiny corpus's sentences at other rates, pitches and variants (rates.py)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import time
 
 from minispeech.data.corpus import CORPUS_NAME, CorpusConfig, build_tiny_corpus, default_data_root
+from minispeech.data.rates import RATES_CORPUS_NAME, RatesCorpusConfig, build_rates_corpus
 from minispeech.data.tts import TTS_CORPUS_NAME, TTSCorpusConfig, build_tts_corpus
 from minispeech.data.voices import VOICE_POOL_NAME, VoicePoolConfig, build_voice_pool
 
@@ -39,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     voices.add_argument("--size", default="full", choices=["full", "small"])
     voices.add_argument("--seed", type=int, default=VoicePoolConfig().seed)
     voices.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    rates = commands.add_parser("rates", help="synthesize the rates corpus (lesson 04, robustness)")
+    rates.add_argument(
+        "--out", default=None, help=f"folder (default: {default_data_root() / RATES_CORPUS_NAME})"
+    )
+    rates.add_argument("--size", default="full", choices=["full", "small"])
+    rates.add_argument("--seed", type=int, default=RatesCorpusConfig().seed)
+    rates.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     arguments = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -50,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         pool_config = VoicePoolConfig.preset(arguments.size)
         pool_config = VoicePoolConfig(**{**pool_config.__dict__, "seed": arguments.seed})
         folder = build_voice_pool(arguments.out, config=pool_config, workers=arguments.workers)
+    elif arguments.command == "rates":
+        rates_config = RatesCorpusConfig.preset(arguments.size)
+        rates_config = RatesCorpusConfig(**{**rates_config.__dict__, "seed": arguments.seed})
+        folder = build_rates_corpus(arguments.out, config=rates_config, workers=arguments.workers)
     else:
         config = CorpusConfig.preset(arguments.size)
         config = CorpusConfig(**{**config.__dict__, "seed": arguments.seed})
