@@ -250,3 +250,26 @@ def test_the_augmentations_do_not_import_torch():
     code = "import sys, minispeech.data.augment; assert 'torch' not in sys.modules, 'torch was imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, f"minispeech.data.augment imported torch:\n{result.stderr}"
+
+
+def test_precomputed_augmentations_equal_the_on_the_fly_draws_and_cycle(tmp_path):
+    from minispeech.data import SpeechDataset, build_tiny_corpus
+    from minispeech.data.corpus import CorpusConfig
+
+    folder = build_tiny_corpus(tmp_path / "tiny", CorpusConfig.preset("small"), workers=1, progress=False)
+    config = WaveformAugmentConfig(speed_probability=1.0, noise_probability=1.0, noise_kinds=("babble", "pink"))
+    on_the_fly = SpeechDataset(folder / "train.jsonl", progress=False, waveform_augment=config, augment_seed=3)
+    precomputed = SpeechDataset(folder / "train.jsonl", progress=False, waveform_augment=config, augment_seed=3)
+    precomputed.precompute_augmentations(epochs=2, workers=1, progress=False)
+    for epoch in (0, 1, 2):
+        on_the_fly.set_epoch(epoch % 2)
+        precomputed.set_epoch(epoch)
+        for index in range(len(on_the_fly)):
+            expected = on_the_fly[index]["features"]
+            got = precomputed[index]["features"]
+            assert got.shape == expected.shape and got.dtype == torch.float32
+            assert torch.allclose(got, expected, atol=0.02 * float(expected.abs().max()))  # float16 storage
+    precomputed.set_epoch(0)
+    assert not torch.equal(precomputed[0]["features"], (precomputed.set_epoch(1), precomputed[0]["features"])[1])
+    with pytest.raises(ValueError, match="augmentation switched on"):
+        SpeechDataset(folder / "train.jsonl", progress=False).precompute_augmentations(2)
