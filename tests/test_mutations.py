@@ -10,7 +10,7 @@ cells (issue 10). Slow (a notebook run each, see MUTATIONS for measured seconds)
 
     MINISPEECH_PROFILE=ci pytest -q --run-notebooks tests/test_mutations.py
 
-Lessons 04-06 train models, but only in cells after their last `# TEST:` cell: their mutated
+Lessons 04-07 train models, but only in cells after their last `# TEST:` cell: their mutated
 copies are cut after that cell (`exercises_only`), so they check that one mistake fails one
 exercise among the exercise sections, not the training sections below them.
 """
@@ -67,6 +67,16 @@ MUTATIONS = [
              exercises_only=True),
     Mutation("06_transformer.ipynb", "6.1", "dropped-term",
              "key.transpose(-2, -1)) / math.sqrt(query.shape[-1])", "key.transpose(-2, -1))",
+             exercises_only=True),
+    Mutation("07_tacotron2.ipynb", "7.1", "dropped-term",
+             "/ (2 * sigma**2))  # (T, N)", "/ sigma**2)  # (T, N)", exercises_only=True),
+    Mutation("07_tacotron2.ipynb", "7.2", "off-by-one",
+             "last_step = (mel_lengths - 1) // r", "last_step = mel_lengths // r", exercises_only=True),
+    Mutation("07_tacotron2.ipynb", "7.3", "dropout-off-at-inference",
+             "decoder.prenet.dropout, training=True)", "decoder.prenet.dropout, training=decoder.training)",
+             exercises_only=True),
+    Mutation("07_tacotron2.ipynb", "7.4", "dropped-term",
+             "return mel, mel + model.postnet(mel, mel_lengths)", "return mel, model.postnet(mel, mel_lengths)",
              exercises_only=True),
 ]  # fmt: skip
 
