@@ -48,7 +48,10 @@ def test_small_rates_corpus_is_byte_identical(tmp_path):
 
     config = rates.RatesCorpusConfig.preset("small")
     folder = rates.build_rates_corpus(tmp_path / "a", config, progress=False)
-    assert rates.build_rates_corpus(tmp_path / "a", config, progress=False) == folder  # kept, not rebuilt
+    (folder / "kept.txt").write_text("a rebuild would remove this")
+    assert rates.build_rates_corpus(tmp_path / "a", config, progress=False) == folder
+    assert (folder / "kept.txt").is_file()  # the finished corpus was recognized (tuples in its config), not rebuilt
+    (folder / "kept.txt").unlink()
     assert main(["rates", "--size", "small", "--out", str(tmp_path / "b"), "--workers", "1"]) == 0
     assert digest(folder) == digest(tmp_path / "b")
     wide, slow, fast = (read_manifest(folder / f"{split}.jsonl") for split in ("train_wide", "slow", "fast"))

@@ -281,10 +281,11 @@ def run_in_fresh_processes(
 def start_build(out: Path, info: dict, version: int) -> Path | None:
     """None when `out` already holds a finished corpus of this version built from the same `info`
     (every key compared: config, front end, ...); else a fresh, empty `<out>.partial` folder to build
-    into. Shared by the tiny corpus, the TTS corpus and the voice pool."""
+    into. Shared by the tiny corpus, the TTS corpus, the voice pool and the rates corpus."""
     if corpus_is_complete(out, version):
         existing = json.loads((out / "corpus.json").read_text())
-        if all(existing.get(key) == value for key, value in info.items()):
+        stored = json.loads(json.dumps(info))  # as corpus.json holds it: tuples become lists
+        if all(existing.get(key) == value for key, value in stored.items()):
             return None
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)

@@ -23,7 +23,6 @@ unseen. Rows are like the tiny corpus's (with eSpeak alignments); train_wide row
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -130,8 +129,7 @@ def build_rates_corpus(
 
     config = config or RatesCorpusConfig()
     out = Path(out) if out is not None else default_data_root() / RATES_CORPUS_NAME
-    # through JSON, as corpus.json stores it (tuples become lists), so a finished build is recognized
-    info = json.loads(json.dumps({"name": RATES_CORPUS_NAME, "version": RATES_CORPUS_VERSION, "config": asdict(config)}))
+    info = {"name": RATES_CORPUS_NAME, "version": RATES_CORPUS_VERSION, "config": asdict(config)}
     partial = start_build(out, info, RATES_CORPUS_VERSION)
     if partial is None:
         return out
