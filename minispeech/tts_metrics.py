@@ -404,22 +404,21 @@ def _spoken_words(text: str) -> str:
 def load_judge():
     """The project's recognizer: lesson 06's Transformer if trained, else lesson 04's CTC model.
 
-    Raises FileNotFoundError naming the lessons to run when neither artifact exists.
+    A model from a cpu/gpu run (artifact_path(name)) of either lesson comes before any ci run's
+    (artifact_path(name, "ci")): a ci model trained for seconds cannot judge anything. Raises
+    FileNotFoundError naming the lessons to run when no artifact exists.
     """
     from minispeech.models import ctc_asr, transformer_asr
 
-    try:
-        return transformer_asr.load_pretrained()
-    except FileNotFoundError:
-        pass
-    try:
-        return ctc_asr.load_pretrained()
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            "intelligibility needs a trained recognizer and found none: run "
-            "lessons/06_transformer.ipynb (saves transformer_asr.pt) or lessons/04_ctc.ipynb "
-            f"(saves ctc_asr.pt) first; looked in {transformer_asr.artifact_path().parent}"
-        ) from None
+    candidates = [(module, module.artifact_path(kind)) for kind in ("cpu", "ci") for module in (transformer_asr, ctc_asr)]
+    for module, path in candidates:
+        if path.is_file():
+            return module.load_pretrained(path)
+    raise FileNotFoundError(
+        "intelligibility needs a trained recognizer and found none: run "
+        "lessons/06_transformer.ipynb (saves transformer_asr.pt) or lessons/04_ctc.ipynb "
+        f"(saves ctc_asr.pt) first; looked in {transformer_asr.artifact_path().parent}"
+    )
 
 
 def intelligibility(

@@ -229,6 +229,25 @@ def test_intelligibility_without_artifacts_names_the_lessons(tmp_path, monkeypat
         tts_metrics.intelligibility([np.zeros(1000, np.float32)], ["a"])
 
 
+def test_the_judge_is_a_real_run_of_either_recognizer_before_any_ci_run(tmp_path, monkeypatch):
+    """A ci Transformer (trained for seconds) must not judge when lesson 04's cpu CTC model exists."""
+    pytest.importorskip("torch")
+    from minispeech import checkpoint
+    from minispeech.models import ctc_asr, transformer_asr
+
+    monkeypatch.setenv("MINISPEECH_DATA", str(tmp_path))
+    ci_transformer = transformer_asr.TransformerASR(transformer_asr.TransformerASRConfig.preset("ci"))
+    checkpoint.save(transformer_asr.artifact_path("ci"), ci_transformer, config=ci_transformer.config)
+    assert isinstance(tts_metrics.load_judge(), transformer_asr.TransformerASR)  # the only one there
+    ctc = ctc_asr.CTCASR(ctc_asr.CTCASRConfig.preset("ci"))
+    checkpoint.save(ctc_asr.artifact_path("ci"), ctc, config=ctc.config)
+    assert isinstance(tts_metrics.load_judge(), transformer_asr.TransformerASR)  # lesson 06 first
+    checkpoint.save(ctc_asr.artifact_path("cpu"), ctc, config=ctc.config)  # "a cpu run" (weights aside)
+    assert isinstance(tts_metrics.load_judge(), ctc_asr.CTCASR)
+    checkpoint.save(transformer_asr.artifact_path("cpu"), ci_transformer, config=ci_transformer.config)
+    assert isinstance(tts_metrics.load_judge(), transformer_asr.TransformerASR)
+
+
 def test_intelligibility_on_espeak_beats_noise_with_a_trained_recognizer():
     """Needs lesson 04's or 06's cpu artifact (a ci run's model is too weak to judge)."""
     pytest.importorskip("torch")
