@@ -216,6 +216,30 @@ def test_synthesis_feeds_back_the_last_of_its_r_frames_as_teacher_forcing_does()
     assert_close(teacher_forced.mel_postnet, result.mel)
 
 
+def test_scheduled_sampling_reads_the_true_or_the_own_previous_frame():
+    """own_frame_probability 1 is free running with the losses of teacher forcing; 0 is teacher forcing."""
+    torch.manual_seed(0)
+    model = Tacotron2(quiet_config(reduction_factor=3)).eval()
+    model.set_mel_statistics(torch.full((80,), -5.0), torch.full((80,), 2.0))
+    batch = make_batch([7, 5], [12, 9], seed=8)
+    model.decoder.stop_projection = StopAfter([3, 2])
+    free = model.synthesize(batch["tokens"], batch["token_lengths"])
+    assert free.mel_lengths.tolist() == [12, 9]
+    with torch.no_grad():
+        own = model(batch, own_frame_probability=1.0)
+        true = model(batch, own_frame_probability=0.0)
+    assert_close(own.mel_postnet, free.mel)  # every step read its own last frame, as in synthesis
+    assert torch.equal(true.mel_postnet, model(batch).mel_postnet)
+    assert not torch.allclose(true.mel_postnet, own.mel_postnet)
+    mixed = []  # with p = 0.5, some draws read both kinds of frame (only 6 draws a batch: try a few seeds)
+    for seed in range(8):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            half = model(batch, own_frame_probability=0.5).mel_postnet
+        mixed.append(not torch.allclose(half, own.mel_postnet) and not torch.allclose(half, true.mel_postnet))
+    assert any(mixed)
+
+
 def test_synthesize_reports_the_items_that_hit_the_guard():
     torch.manual_seed(0)
     model = Tacotron2(tiny_config(reduction_factor=2, max_decoder_steps=7))
@@ -238,7 +262,8 @@ def test_synthesize_reports_the_items_that_hit_the_guard():
 
 def test_loss_falls_when_overfitting_two_utterances():
     torch.manual_seed(0)
-    model = Tacotron2(tiny_config()).train()
+    # MSE and a light guided loss: the squared error of random mels falls fast (the presets use L1 and 10)
+    model = Tacotron2(tiny_config(mel_loss="mse", guided_attention_weight=1.0)).train()
     batch = make_batch([5, 8], [18, 24], seed=6)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
@@ -255,6 +280,35 @@ def test_loss_falls_when_overfitting_two_utterances():
     assert last_mel < 0.3 * first_mel and last_postnet < 0.3 * first_postnet, losses[::5]
 
 
+def test_mels_are_normalized_inside_and_log_mels_outside():
+    """The losses see (mel - mean) / std per band; forward's and synthesize's mels are log-mels again."""
+    torch.manual_seed(0)
+    model = Tacotron2(quiet_config()).eval()
+    batch = make_batch([5, 3], [10, 7], seed=2)
+    mean, std = torch.linspace(-8.0, -2.0, 80), torch.linspace(0.5, 3.0, 80)
+    with torch.no_grad():
+        plain = model(batch)
+        model.set_mel_statistics(mean, std)
+        scaled = model(batch)
+        # the target mel seen on the model's scale is the same as the plain model's scale of the normalized mel
+        normalized = dict(batch, mel=(batch["mel"] - mean) / std * padding_mask(batch["mel_lengths"], 10)[:, :, None])
+        model.set_mel_statistics(torch.zeros(80), torch.ones(80))
+        on_plain_scale = model(normalized)
+    assert_close(scaled.mel_loss, on_plain_scale.mel_loss)
+    assert_close(scaled.postnet_loss, on_plain_scale.postnet_loss)
+    keep = padding_mask(batch["mel_lengths"], 10)[:, :, None]
+    assert_close(scaled.mel_postnet, (on_plain_scale.mel_postnet * std + mean) * keep)
+    assert not torch.allclose(plain.mel_loss, scaled.mel_loss)
+    model.set_mel_statistics(mean, std)
+    synthesized = model.synthesize(batch["tokens"], batch["token_lengths"], max_steps=4)
+    assert abs(float(synthesized.mel[0].mean()) - float(mean.mean())) < 2.0  # around the corpus's level, not 0
+    assert set(dict(model.state_dict())) >= {"mel_mean", "mel_std"}  # saved with the weights
+    with pytest.raises(ValueError, match="set_mel_statistics"):
+        model.set_mel_statistics(torch.zeros(79), torch.ones(79))
+    with pytest.raises(ValueError, match="std > 0"):
+        model.set_mel_statistics(torch.zeros(80), torch.zeros(80))
+
+
 def test_checkpoint_round_trip_and_another_preset_is_rejected(tmp_path, monkeypatch):
     monkeypatch.setenv("MINISPEECH_DATA", str(tmp_path))
     path = tacotron2.artifact_path("ci")
@@ -263,6 +317,7 @@ def test_checkpoint_round_trip_and_another_preset_is_rejected(tmp_path, monkeypa
         tacotron2.load_pretrained()
     torch.manual_seed(0)
     model = Tacotron2(Tacotron2Config.preset("ci"))
+    model.set_mel_statistics(torch.linspace(-8.0, -2.0, 80), torch.linspace(0.5, 3.0, 80))  # saved too
     checkpoint.save(path, model, config=model.config)
     model.eval()
     batch = make_batch([5, 3], [10, 7])

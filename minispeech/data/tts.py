@@ -304,6 +304,16 @@ def tts_corpus(root: str | Path | None = None, build_if_missing: bool = True) ->
     return find_or_build(folder, TTS_CORPUS_VERSION, build_tts_corpus, "TTS corpus", TTS_BUILD_COMMAND, build_if_missing)
 
 
+def mel_statistics(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The per-band mean and std (n_mels,) float32 of the train split's log-mels, from the
+    corpus's stats.json: the scale the TTS models normalize their mels to."""
+    path = Path(folder) / "stats.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no statistics; rebuild the TTS corpus with `{TTS_BUILD_COMMAND}`")
+    statistics = json.loads(path.read_text())
+    return np.array(statistics["mel_mean"], np.float32), np.array(statistics["mel_std"], np.float32)
+
+
 class TTSSplit(NamedTuple):
     """One split: manifest rows and memory-mapped arrays (module doc); utterance i spans
     frame_offsets[i]:frame_offsets[i + 1] of the frame arrays, token_offsets likewise."""

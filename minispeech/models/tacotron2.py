@@ -5,7 +5,8 @@ group_frames     (B, T_mel, n_mels) -> (B, S, r * n_mels): r frames per decoder 
                  undoes it
 stop_targets     (B, S): 1 from the step holding each utterance's last real frame on
 masked_mel_loss  MSE or L1 over the real frames only
-Encoder, Prenet, Decoder, Postnet  the blocks (the prenet's dropout stays on at inference)
+Encoder, Prenet, Decoder  the blocks (the prenet's dropout stays on at inference); the postnet is
+                 nn/postnet's
 decoder_step     one step: the previous frame + DecoderState -> r frames, a stop logit, the new state
 Tacotron2        forward(batch) -> Tacotron2Output (.loss and its named parts; teacher forcing);
                  synthesize(tokens, token_lengths) -> SynthesisOutput (each item stops on its own)
@@ -24,6 +25,11 @@ Shapes   B batch, T_txt tokens, T_mel frames, S = ceil(T_mel / r) decoder steps,
 Tokens   phoneme ids of data.tts_tokens (TTS_SYMBOLS) by default; a character model sets
          vocabulary_size=len(minispeech.text.characters()). Mels are log-mels, time first, as
          data.tts_collate makes them: "tokens", "token_lengths", "mel", "mel_lengths".
+Scale    inside, every mel band is normalized, (log-mel - mean) / std with the corpus's per-band
+         statistics (set_mel_statistics; buffers, saved with the weights): the losses and the
+         decoder's inputs and outputs live there, so that loud and quiet bands weigh alike and
+         the silent floor (log 1e-5 = -11.5) does not dominate the squared error. Every mel
+         going in or coming out (forward's and synthesize's) is a plain log-mel.
 Taught in lessons/07_tacotron2.ipynb.
 """
 
@@ -46,6 +52,7 @@ from minispeech.nn.attention import (
     guided_attention_loss,
     padding_mask,
 )
+from minispeech.nn.postnet import Postnet, PostnetConfig
 from minispeech.nn.recurrent import packed_lstm
 
 MEL_LOSSES = ("mse", "l1")
@@ -102,16 +109,20 @@ class Tacotron2Config:
 
     @classmethod
     def preset(cls, profile: str) -> Tacotron2Config:
-        """ci: trains in seconds (0.2 M parameters); cpu: 5.6 M parameters, r = 3, sized for about
-        15 minutes of training on 2 cores; gpu: the paper's sizes with r = 2 (28 M parameters)."""
+        """ci: trains in seconds (0.2 M parameters); cpu: 5.4 M parameters, r = 3, a 32-unit prenet,
+        guided-attention weight 10, L1 loss, dropout 0.1, sized for about 20 minutes of training on 2
+        cores (lesson 07 measured each change); gpu: the paper's sizes with r = 2 (28 M parameters)."""
         presets = {
             "ci": cls(embedding_size=32, encoder_size=32, attention_size=32, location_filters=4,
                       location_kernel_size=7, prenet_size=32, decoder_size=64, reduction_factor=3,
-                      postnet_channels=32, max_decoder_steps=200),
+                      postnet_channels=32, max_decoder_steps=200, guided_attention_weight=10.0, mel_loss="l1"),
+            # a narrow prenet: the previous frame tells the decoder less, so it must read the text through
+            # the attention, and free running (its own, blurrier frames) costs less; an underfit model
+            # (minutes of training) needs little dropout
             "cpu": cls(embedding_size=256, encoder_size=256, location_filters=16, location_kernel_size=15,
-                       prenet_size=128, decoder_size=384, reduction_factor=3, postnet_channels=256,
-                       max_decoder_steps=400),
-            "gpu": cls(),
+                       prenet_size=32, decoder_size=384, reduction_factor=3, postnet_channels=256,
+                       max_decoder_steps=400, guided_attention_weight=10.0, mel_loss="l1", dropout=0.1),
+            "gpu": cls(guided_attention_weight=10.0, mel_loss="l1"),
         }  # fmt: skip
         return profiles.pick(presets, profile)
 
@@ -264,39 +275,14 @@ def decoder_step(
                                             context, state.cumulative_weights + weights, weights)  # fmt: skip
 
 
-class Postnet(nn.Module):
-    """mel (B, T_mel, n_mels) -> a residual (B, T_mel, n_mels): convolutions with BatchNorm, tanh
-    on all but the last, dropout (Sec. 2.3). Frames past each length are zeroed before every
-    convolution, so frames after an utterance's end cannot leak into its last real frames."""
-
-    def __init__(self, config: Tacotron2Config) -> None:
-        super().__init__()
-        n_mels, kernel_size = config.mel.n_mels, config.postnet_kernel_size
-        sizes = [n_mels] + [config.postnet_channels] * (config.postnet_layers - 1) + [n_mels]
-        self.layers = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv1d(in_size, out_size, kernel_size, padding=kernel_size // 2), nn.BatchNorm1d(out_size),
-                nn.Tanh() if index < config.postnet_layers - 1 else nn.Identity(), nn.Dropout(config.dropout),
-            )  # fmt: skip
-            for index, (in_size, out_size) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
-        )
-
-    def forward(self, mel: torch.Tensor, mel_lengths: torch.Tensor) -> torch.Tensor:
-        keep = padding_mask(mel_lengths, mel.shape[1])[:, None, :]  # (B, 1, T_mel)
-        x = mel.transpose(1, 2) * keep  # (B, n_mels, T_mel)
-        for layer in self.layers:
-            x = layer(x) * keep  # (B, postnet_channels or n_mels, T_mel)
-        return x.transpose(1, 2)  # (B, T_mel, n_mels)
-
-
 class Tacotron2Output(NamedTuple):
     loss: torch.Tensor  # mel_loss + postnet_loss + stop_loss + guided_attention_weight guided_loss
-    mel_loss: torch.Tensor  # the decoder's mel against the target (MSE or L1), real frames only
+    mel_loss: torch.Tensor  # the decoder's mel against the target (MSE or L1, normalized), real frames only
     postnet_loss: torch.Tensor  # the same after the postnet
     stop_loss: torch.Tensor  # BCE of the stop logits (positive weight), real steps only
     guided_loss: torch.Tensor  # guided_attention_loss of the alignments (computed even at weight 0)
-    mel: torch.Tensor  # (B, T_mel, n_mels): the decoder's frames, zeros past each length
-    mel_postnet: torch.Tensor  # (B, T_mel, n_mels): mel + Postnet(mel)
+    mel: torch.Tensor  # (B, T_mel, n_mels): the decoder's frames as log-mels, zeros past each length
+    mel_postnet: torch.Tensor  # (B, T_mel, n_mels): mel + Postnet(mel), as log-mels
     stop_logits: torch.Tensor  # (B, S)
     alignments: torch.Tensor  # (B, S, T_txt): the attention weights of every step
 
@@ -316,7 +302,29 @@ class Tacotron2(nn.Module):
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
-        self.postnet = Postnet(config)
+        self.postnet = Postnet(PostnetConfig(config.mel.n_mels, config.postnet_channels, config.postnet_layers,
+                                             config.postnet_kernel_size, config.dropout))  # fmt: skip
+        self.register_buffer("mel_mean", torch.zeros(config.mel.n_mels))  # (n_mels,)
+        self.register_buffer("mel_std", torch.ones(config.mel.n_mels))  # (n_mels,)
+
+    def set_mel_statistics(self, mean, std) -> None:
+        """Per-band mean and std (n_mels,) of the training log-mels, e.g. the corpus's stats.json
+        "mel_mean" and "mel_std" (data.mel_statistics): the model's internal scale."""
+        mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+        if mean.shape != self.mel_mean.shape or std.shape != self.mel_std.shape or not (std > 0).all():
+            raise ValueError(f"Tacotron2.set_mel_statistics: need mean and std of shape ({self.config.mel.n_mels},) "
+                             f"with std > 0, got {tuple(mean.shape)} and {tuple(std.shape)}")  # fmt: skip
+        self.mel_mean.copy_(mean)
+        self.mel_std.copy_(std)
+
+    def normalize(self, mel: torch.Tensor) -> torch.Tensor:
+        """log-mel (..., n_mels) -> the model's scale (..., n_mels)."""
+        return (mel - self.mel_mean) / self.mel_std
+
+    def denormalize(self, mel: torch.Tensor, mel_lengths: torch.Tensor) -> torch.Tensor:
+        """The model's scale (B, T_mel, n_mels) -> log-mel, zeros past mel_lengths (B,)."""
+        keep = padding_mask(mel_lengths, mel.shape[1])[:, :, None]  # (B, T_mel, 1)
+        return (mel * self.mel_std + self.mel_mean) * keep
 
     def encode(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """tokens (B, T_txt), token_lengths (B,) -> memory (B, T_txt, C), projected_keys
@@ -354,14 +362,23 @@ class Tacotron2(nn.Module):
             raise ValueError("Tacotron2: an utterance has mel length 0; drop it before batching")
 
     def decode(self, previous_frames: torch.Tensor, memory: torch.Tensor, projected_keys: torch.Tensor,
-               memory_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:  # fmt: skip
+               memory_mask: torch.Tensor, own_frame_probability: float = 0.0) -> tuple[torch.Tensor, ...]:  # fmt: skip
         """Teacher forcing: previous_frames (B, S, n_mels), the input of every step ->
-        frames (B, S, r * n_mels), stop_logits (B, S), alignments (B, S, T_txt)."""
+        frames (B, S, r * n_mels), stop_logits (B, S), alignments (B, S, T_txt).
+
+        Scheduled sampling (Bengio et al., 2015): with own_frame_probability p, each item's step
+        reads the model's own last frame of the step before (detached) instead of the true one,
+        so that training also visits the states free running leads to (exposure bias)."""
         state = self.decoder.initial_state(memory)
         frames, stop_logits, alignments = [], [], []
+        n_mels = previous_frames.shape[2]
         for step in range(previous_frames.shape[1]):
+            previous_frame = previous_frames[:, step]  # (B, n_mels)
+            if own_frame_probability > 0 and step > 0:
+                own = torch.rand(len(previous_frame), 1, device=previous_frame.device) < own_frame_probability
+                previous_frame = torch.where(own, frames[-1][:, -n_mels:].detach(), previous_frame)
             step_frames, stop_logit, state = decoder_step(
-                self.decoder, previous_frames[:, step], state, memory, projected_keys, memory_mask
+                self.decoder, previous_frame, state, memory, projected_keys, memory_mask
             )
             frames.append(step_frames)
             stop_logits.append(stop_logit)
@@ -377,18 +394,21 @@ class Tacotron2(nn.Module):
         mel = mel * padding_mask(mel_lengths, n_frames)[:, :, None]  # (B, T_mel, n_mels)
         return mel, mel + self.postnet(mel, mel_lengths)
 
-    def forward(self, batch: dict) -> Tacotron2Output:
+    def forward(self, batch: dict, own_frame_probability: float = 0.0) -> Tacotron2Output:
         """A tts_collate batch (tokens (B, T_txt), token_lengths (B,), mel (B, T_mel, n_mels),
         mel_lengths (B,)) -> the loss and its parts. Step s reads target frame s r - 1, the last
-        of step s - 1's (the <go> frame, zeros, at s = 0), and predicts frames s r .. s r + r - 1."""
+        of step s - 1's (the <go> frame, zeros, at s = 0), and predicts frames s r .. s r + r - 1;
+        with own_frame_probability > 0 it sometimes reads its own instead (decode)."""
         config, r = self.config, self.config.reduction_factor
         device = self.decoder.frame_projection.weight.device
         mel, mel_lengths = batch["mel"].to(device), batch["mel_lengths"].to(device)
         self._check_mel(mel, mel_lengths)
         memory, projected_keys, memory_mask = self.encode(batch["tokens"], batch["token_lengths"])
+        mel = self.normalize(mel) * padding_mask(mel_lengths, mel.shape[1])[:, :, None]  # (B, T_mel, n_mels)
         grouped = group_frames(mel, r)  # (B, S, r * n_mels)
         previous_frames = F.pad(grouped[:, :-1, -config.mel.n_mels :], (0, 0, 1, 0))  # (B, S, n_mels)
-        frames, stop_logits, alignments = self.decode(previous_frames, memory, projected_keys, memory_mask)
+        frames, stop_logits, alignments = self.decode(previous_frames, memory, projected_keys, memory_mask,
+                                                      own_frame_probability)  # fmt: skip
         mel_before, mel_after = self.frames_to_mel(frames, mel_lengths, mel.shape[1])
         n_steps = (mel_lengths + r - 1).div(r, rounding_mode="floor")  # (B,) ceil(T_mel / r)
         real_steps = padding_mask(n_steps, grouped.shape[1])  # (B, S)
@@ -402,7 +422,8 @@ class Tacotron2(nn.Module):
         guided_loss = guided_attention_loss(alignments.float(), n_steps, memory_mask.sum(1),
                                             config.guided_attention_sigma)  # fmt: skip
         loss = mel_loss + postnet_loss + stop_loss + config.guided_attention_weight * guided_loss
-        return Tacotron2Output(loss, mel_loss, postnet_loss, stop_loss, guided_loss, mel_before, mel_after,
+        return Tacotron2Output(loss, mel_loss, postnet_loss, stop_loss, guided_loss,
+                               self.denormalize(mel_before, mel_lengths), self.denormalize(mel_after, mel_lengths),
                                stop_logits, alignments)  # fmt: skip
 
     @torch.no_grad()
@@ -444,6 +465,7 @@ class Tacotron2(nn.Module):
         mel_lengths = n_steps * self.config.reduction_factor  # (B,)
         frames = torch.stack(frames, 1)  # (B, S, r * n_mels)
         _, mel = self.frames_to_mel(frames, mel_lengths, int(mel_lengths.max()))  # (B, T_mel, n_mels)
+        mel = self.denormalize(mel, mel_lengths)  # (B, T_mel, n_mels) log-mel
         alignments = torch.stack(alignments, 1) * padding_mask(n_steps, frames.shape[1])[:, :, None]
         self.train(was_training)
         return SynthesisOutput(mel, mel_lengths, alignments, ~stopped)
