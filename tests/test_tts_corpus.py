@@ -76,6 +76,16 @@ def test_stored_features_are_the_library_transforms_of_the_wav(small_tts):
     assert (data.f0[frames][~data.voiced[frames]] == 0).all()
     stats = json.loads((small_tts / "stats.json").read_text())
     assert len(stats["mel_mean"]) == 80 and stats["f0_voiced_hz"]["std"] > 0
+    mean, std = tts.mel_statistics(small_tts)  # what the TTS models normalize with
+    train_mel = np.asarray(tts.load_tts_split(small_tts, "train").mel, np.float64)
+    np.testing.assert_allclose(mean, train_mel.mean(0), atol=1e-5)
+    np.testing.assert_allclose(std, train_mel.std(0), atol=1e-5)
+    assert mean.dtype == std.dtype == np.float32 and (std > 0).all()
+
+
+def test_mel_statistics_of_a_folder_without_stats_name_the_build_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m minispeech.data tts"):
+        tts.mel_statistics(tmp_path)
 
 
 def test_plan_meets_the_corpus_promises():
