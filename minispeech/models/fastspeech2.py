@@ -53,6 +53,7 @@ from minispeech.data.tts import TTS_BUILD_COMMAND
 from minispeech.data.tts_tokens import TTS_SYMBOLS
 from minispeech.dsp import MelConfig
 from minispeech.nn.attention import padding_mask
+from minispeech.nn.mel_normalization import MelNormalization
 from minispeech.nn.postnet import Postnet, PostnetConfig
 from minispeech.nn.transformer import (
     SinusoidalPositionalEncoding,
@@ -355,7 +356,7 @@ class SynthesisOutput(NamedTuple):
     hit_guard: torch.Tensor  # (B,) bool: the durations summed past max_frames and were cut there
 
 
-class FastSpeech2(nn.Module):
+class FastSpeech2(MelNormalization, nn.Module):
     """Encoder FFT blocks + variance adaptor + length regulator + decoder FFT blocks (+ postnet)."""
 
     def __init__(self, config: FastSpeech2Config) -> None:
@@ -380,27 +381,7 @@ class FastSpeech2(nn.Module):
         self.postnet = Postnet(PostnetConfig(config.mel.n_mels, config.postnet_channels, config.postnet_layers,
                                              config.postnet_kernel_size, config.postnet_dropout)
                                ) if config.use_postnet else None  # fmt: skip
-        self.register_buffer("mel_mean", torch.zeros(config.mel.n_mels))  # (n_mels,)
-        self.register_buffer("mel_std", torch.ones(config.mel.n_mels))  # (n_mels,)
-
-    def set_mel_statistics(self, mean, std) -> None:
-        """Per-band mean and std (n_mels,) of the training log-mels (data.mel_statistics(corpus)): the
-        model's internal scale."""
-        mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-        if mean.shape != self.mel_mean.shape or std.shape != self.mel_std.shape or not (std > 0).all():
-            n_mels = self.config.mel.n_mels
-            raise ValueError(f"FastSpeech2.set_mel_statistics: need mean and std of shape ({n_mels},) with std > 0, "
-                             f"got {tuple(mean.shape)} and {tuple(std.shape)}")  # fmt: skip
-        self.mel_mean.copy_(mean)
-        self.mel_std.copy_(std)
-
-    def normalize(self, mel: torch.Tensor) -> torch.Tensor:
-        """log-mel (..., n_mels) -> the model's scale (..., n_mels)."""
-        return (mel - self.mel_mean) / self.mel_std
-
-    def denormalize(self, mel: torch.Tensor, mel_lengths: torch.Tensor) -> torch.Tensor:
-        """The model's scale (B, T_mel, n_mels) -> log-mel, zeros past mel_lengths (B,)."""
-        return (mel * self.mel_std + self.mel_mean) * padding_mask(mel_lengths, mel.shape[1])[:, :, None]
+        self.register_mel_statistics(config.mel.n_mels)  # mel_mean, mel_std: set_mel_statistics
 
     def _check_tokens(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> None:
         if tokens.dim() != 2 or token_lengths.shape != tokens.shape[:1]:

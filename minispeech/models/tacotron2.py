@@ -52,6 +52,7 @@ from minispeech.nn.attention import (
     guided_attention_loss,
     padding_mask,
 )
+from minispeech.nn.mel_normalization import MelNormalization
 from minispeech.nn.postnet import Postnet, PostnetConfig
 from minispeech.nn.recurrent import packed_lstm
 
@@ -294,7 +295,7 @@ class SynthesisOutput(NamedTuple):
     hit_guard: torch.Tensor  # (B,) bool: the item never stopped and was cut at max_steps
 
 
-class Tacotron2(nn.Module):
+class Tacotron2(MelNormalization, nn.Module):
     """Encoder + attention decoder + postnet. Training: teacher forcing; synthesis: free running."""
 
     def __init__(self, config: Tacotron2Config) -> None:
@@ -304,27 +305,7 @@ class Tacotron2(nn.Module):
         self.decoder = Decoder(config)
         self.postnet = Postnet(PostnetConfig(config.mel.n_mels, config.postnet_channels, config.postnet_layers,
                                              config.postnet_kernel_size, config.dropout))  # fmt: skip
-        self.register_buffer("mel_mean", torch.zeros(config.mel.n_mels))  # (n_mels,)
-        self.register_buffer("mel_std", torch.ones(config.mel.n_mels))  # (n_mels,)
-
-    def set_mel_statistics(self, mean, std) -> None:
-        """Per-band mean and std (n_mels,) of the training log-mels, e.g. the corpus's stats.json
-        "mel_mean" and "mel_std" (data.mel_statistics): the model's internal scale."""
-        mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-        if mean.shape != self.mel_mean.shape or std.shape != self.mel_std.shape or not (std > 0).all():
-            raise ValueError(f"Tacotron2.set_mel_statistics: need mean and std of shape ({self.config.mel.n_mels},) "
-                             f"with std > 0, got {tuple(mean.shape)} and {tuple(std.shape)}")  # fmt: skip
-        self.mel_mean.copy_(mean)
-        self.mel_std.copy_(std)
-
-    def normalize(self, mel: torch.Tensor) -> torch.Tensor:
-        """log-mel (..., n_mels) -> the model's scale (..., n_mels)."""
-        return (mel - self.mel_mean) / self.mel_std
-
-    def denormalize(self, mel: torch.Tensor, mel_lengths: torch.Tensor) -> torch.Tensor:
-        """The model's scale (B, T_mel, n_mels) -> log-mel, zeros past mel_lengths (B,)."""
-        keep = padding_mask(mel_lengths, mel.shape[1])[:, :, None]  # (B, T_mel, 1)
-        return (mel * self.mel_std + self.mel_mean) * keep
+        self.register_mel_statistics(config.mel.n_mels)  # mel_mean, mel_std: set_mel_statistics
 
     def encode(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """tokens (B, T_txt), token_lengths (B,) -> memory (B, T_txt, C), projected_keys
