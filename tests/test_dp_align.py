@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minispeech.dp.align import ctc_forced_align, ctc_forced_align_reference
+from minispeech.dp.align import ctc_durations, ctc_forced_align, ctc_forced_align_reference
 from minispeech.dp.ctc import ctc_loss
 
 
@@ -102,3 +102,42 @@ def test_float32_input_gives_the_float64_path():
         frame_labels = ctc_forced_align(log_probs, target)
         assert np.array_equal(frame_labels, ctc_forced_align(log_probs.astype(np.float64), target))
         assert np.array_equal(frame_labels, ctc_forced_align_reference(log_probs.astype(np.float64), target))
+
+
+def ctc_durations_loop(frame_labels, n_tokens: int, blank: int) -> list[int]:
+    """The rule read literally: walk the frames, a new token at each non-blank label change."""
+    durations, token, previous = [0] * n_tokens, -1, blank
+    for label in frame_labels:
+        if label != blank and label != previous:
+            token += 1
+        durations[max(token, 0)] += 1
+        previous = label
+    return durations
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 8), st.sampled_from([0, 3]))
+def test_ctc_durations_follow_the_rule_and_sum_to_the_frames(seed, n_tokens, blank):
+    rng = np.random.default_rng(seed)
+    labels = [label for label in range(5) if label != blank]
+    target = rng.choice(labels, size=n_tokens)  # repeats allowed
+    path = [blank] * int(rng.integers(0, 3))
+    for k, label in enumerate(target):
+        if k and target[k - 1] == label or rng.random() < 0.3:
+            path += [blank] * int(rng.integers(1, 3))  # a blank must separate a repeat
+        path += [int(label)] * int(rng.integers(1, 4))
+    path += [blank] * int(rng.integers(0, 3))
+    assert collapse(path, blank) == target.tolist()
+    durations = ctc_durations(path, n_tokens, blank)
+    assert durations.tolist() == ctc_durations_loop(path, n_tokens, blank)
+    assert durations.sum() == len(path) and (durations >= 1).all() and durations.dtype == np.int64
+
+
+def test_ctc_durations_of_a_forced_alignment_and_named_errors():
+    rng = np.random.default_rng(3)
+    log_probs = random_log_probs(rng, 12, 4)
+    target = np.array([1, 1, 2, 3])
+    durations = ctc_durations(ctc_forced_align(log_probs, target), len(target))
+    assert durations.sum() == 12 and len(durations) == 4
+    with pytest.raises(ValueError, match="spells 2 tokens, expected n_tokens = 3"):
+        ctc_durations([0, 1, 0, 2], 3)

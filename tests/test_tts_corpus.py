@@ -188,3 +188,24 @@ def test_dataset_items_batches_and_aligned_segments(small_tts):
     assert relative[0]["waveform_segment"].shape == (8 * 256,)
     with pytest.raises(tts_tokens.SampleRateMismatchError):
         TTSDataset(small_tts, "train", mel_config=MelConfig(sample_rate=16000, fmax=7600.0))
+
+
+def test_phoneme_averages_give_the_stored_phoneme_targets_and_follow_other_durations(small_tts):
+    data = tts.load_tts_split(small_tts, "train")
+    for index in range(3):
+        frames = slice(data.frame_offsets[index], data.frame_offsets[index + 1])
+        tokens = slice(data.token_offsets[index], data.token_offsets[index + 1])
+        durations = np.asarray(data.durations[tokens])
+        f0, energy = tts.phoneme_averages(data.f0[frames], data.voiced[frames], data.energy[frames], durations)
+        # the corpus averaged the float64 frames before storing them as float32
+        np.testing.assert_allclose(f0, data.phoneme_f0[tokens], rtol=1e-6)
+        np.testing.assert_allclose(energy, data.phoneme_energy[tokens], rtol=1e-6)
+    # other durations: a token's mean over exactly its frames, 0 F0 where none is voiced
+    f0 = np.array([100.0, 0.0, 120.0, 130.0, 0.0], np.float32)
+    voiced = f0 > 0
+    energy = np.array([1.0, 2.0, 3.0, 4.0, 5.0], np.float32)
+    token_f0, token_energy = tts.phoneme_averages(f0, voiced, energy, np.array([2, 0, 2, 1]))
+    np.testing.assert_allclose(token_f0, [100.0, 0.0, 125.0, 0.0])
+    np.testing.assert_allclose(token_energy, [1.5, 0.0, 3.5, 5.0])
+    with pytest.raises(tts_tokens.DurationMismatchError, match="sum to the 5 frames"):
+        tts.phoneme_averages(f0, voiced, energy, np.array([2, 2]))

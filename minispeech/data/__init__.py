@@ -4,7 +4,7 @@ tiny_corpus, build_tiny_corpus, default_data_root, CorpusConfig, SPEAKERS   (cor
 prepared_manifest                                    a real corpus's data_scripts/ manifest (corpus.py)
 folder_manifest, read_manifest, write_manifest                             (manifest.py)
 SpeechDataset, collate, LengthBucketSampler                                (dataset.py, imports torch)
-tts_corpus, build_tts_corpus, load_tts_split, mel_statistics, TTSCorpusConfig (tts.py)
+tts_corpus, build_tts_corpus, load_tts_split, mel_statistics, phoneme_averages, TTSCorpusConfig (tts.py)
 encode_text   text -> TTS phoneme tokens                                   (tts_tokens.py)
 TTSDataset, tts_collate                                                    (tts_dataset.py, imports torch)
 voice_pool, build_voice_pool, VoicePoolConfig                              (voices.py)
@@ -26,7 +26,8 @@ from minispeech.data.corpus import (
 )
 from minispeech.data.manifest import folder_manifest, read_manifest, write_manifest
 from minispeech.data.rates import RatesCorpusConfig, build_rates_corpus, rates_corpus
-from minispeech.data.tts import TTSCorpusConfig, build_tts_corpus, load_tts_split, mel_statistics, tts_corpus
+from minispeech.data.tts import (TTSCorpusConfig, build_tts_corpus, load_tts_split, mel_statistics,
+                                 phoneme_averages, tts_corpus)
 from minispeech.data.tts_tokens import encode_text
 from minispeech.data.voices import VoicePoolConfig, build_voice_pool, voice_pool
 
@@ -62,6 +63,7 @@ __all__ = [
     "encode_text",
     "load_tts_split",
     "mel_statistics",
+    "phoneme_averages",
     "tts_corpus",
     "VoicePoolConfig",
     "build_voice_pool",

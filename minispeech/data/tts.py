@@ -165,15 +165,7 @@ def tts_targets(row: dict, folder: str, mel: MelConfig) -> dict:
             f"{row['id']}: {len(features)} mel frames, {len(f0)} f0 frames, "
             f"durations sum to {durations.sum()}"
         )
-    starts = np.concatenate([[0], np.cumsum(durations)[:-1]])
-    phoneme_f0 = np.zeros(len(durations), np.float32)
-    phoneme_energy = np.zeros(len(durations), np.float32)
-    for index, (start, length) in enumerate(zip(starts, durations, strict=True)):
-        span = slice(start, start + length)
-        if length > 0:
-            phoneme_energy[index] = frame_energy[span].mean()
-            if voiced[span].any():
-                phoneme_f0[index] = f0[span][voiced[span]].mean()
+    phoneme_f0, phoneme_energy = phoneme_averages(f0, voiced, frame_energy, durations)
     return {
         "symbols": symbols,
         "tokens": np.asarray(symbol_ids(symbols), np.int16),
@@ -185,6 +177,31 @@ def tts_targets(row: dict, folder: str, mel: MelConfig) -> dict:
         "phoneme_f0": phoneme_f0,
         "phoneme_energy": phoneme_energy,
     }
+
+
+def phoneme_averages(
+    f0: np.ndarray, voiced: np.ndarray, frame_energy: np.ndarray, durations: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame-level f0, voiced, energy (T_mel,) and durations (T_txt,) summing to T_mel -> each
+    token's mean F0 over its voiced frames (0 if none) and mean energy (0 for 0 frames), float32
+    (T_txt,) each: the corpus's phoneme_f0 and phoneme_energy, or the same under other durations
+    (lesson 08 recomputes them for durations found by an aligner)."""
+    durations = np.asarray(durations, np.int64)
+    if durations.ndim != 1 or (durations < 0).any() or durations.sum() != len(f0):
+        raise DurationMismatchError(
+            f"phoneme_averages: durations (>= 0) must sum to the {len(f0)} frames, got sum "
+            f"{durations.sum()} of shape {durations.shape}"
+        )
+    starts = np.concatenate([[0], np.cumsum(durations)[:-1]])
+    phoneme_f0 = np.zeros(len(durations), np.float32)
+    phoneme_energy = np.zeros(len(durations), np.float32)
+    for index, (start, length) in enumerate(zip(starts, durations, strict=True)):
+        span = slice(start, start + length)
+        if length > 0:
+            phoneme_energy[index] = frame_energy[span].mean()
+            if voiced[span].any():
+                phoneme_f0[index] = f0[span][voiced[span]].mean()
+    return phoneme_f0, phoneme_energy
 
 
 def synthesize_tts_chunk(

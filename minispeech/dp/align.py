@@ -2,6 +2,7 @@
 
 ctc_forced_align            frame labels (T,) of the most likely alignment of a known target
 ctc_forced_align_reference  the same recursion in plain NumPy: what the lesson shows
+ctc_durations               frame labels of a path -> frames per target token (FastSpeech 2's durations)
 
 Shapes   log_probs (T, V) for one utterance; target (S,) label ids without blanks.
 
@@ -11,7 +12,9 @@ s -> s, s + 1, or s + 2 (skipping a blank between two different labels), in max-
 ending in the last label or the final blank. Ties keep the earliest candidate in the order
 (stay, from s-1, from s-2), and the final label over the final blank only if strictly better.
 Collapsing the returned labels (merge repeats, drop blanks) gives back the target.
-Durations for FastSpeech 2 are the run lengths of the label states along this path.
+Durations for FastSpeech 2 (ctc_durations): a token starts at a frame whose label is not blank and
+differs from the previous frame's (the collapse rule) and owns every frame up to the next token's
+start (its repeats and the blanks after it); leading blanks go to the first token.
 
 Taught in lessons/04_ctc.ipynb, section 4 (and reused in lessons/08 for durations).
 """
@@ -184,3 +187,29 @@ def ctc_forced_align(log_probs: np.ndarray, target: np.ndarray, blank: int = 0) 
     if not found:
         _raise_no_alignment()
     return frame_labels
+
+
+def ctc_durations(frame_labels, n_tokens: int, blank: int = 0) -> np.ndarray:
+    """Frame labels (T,) of a CTC path that spells n_tokens tokens -> int64 (n_tokens,) frames per
+    token, summing to T (the rule in the module doc). Raises ValueError when the path spells more
+    or fewer tokens than n_tokens.
+
+    >>> ctc_durations([0, 5, 5, 0, 7, 0, 7], 3).tolist()
+    [4, 2, 1]
+    >>> ctc_durations([0, 0, 5, 0, 5, 7], 3).tolist()
+    [4, 1, 1]
+
+    Taught in lessons/08_fastspeech2.ipynb, section 3.2.
+    """
+    labels = np.asarray(frame_labels, dtype=np.int64)
+    if labels.ndim != 1:
+        raise ValueError(f"ctc_durations: frame_labels must be (T,), got shape {labels.shape}")
+    previous = np.concatenate([[blank], labels[:-1]])  # (T,): each frame's predecessor, blank before the first
+    starts = (labels != blank) & (labels != previous)  # (T,): a token starts here
+    if int(starts.sum()) != n_tokens or n_tokens < 1:
+        raise ValueError(
+            f"ctc_durations: the path spells {int(starts.sum())} tokens, expected n_tokens = {n_tokens} "
+            "(pass ctc_forced_align's labels for the same target)"
+        )
+    token_of_frame = np.maximum(np.cumsum(starts) - 1, 0)  # (T,): leading blanks -> token 0
+    return np.bincount(token_of_frame, minlength=n_tokens).astype(np.int64)
