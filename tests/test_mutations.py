@@ -10,7 +10,7 @@ cells (issue 10). Slow (a notebook run each, see MUTATIONS for measured seconds)
 
     MINISPEECH_PROFILE=ci pytest -q --run-notebooks tests/test_mutations.py
 
-Lessons 04-07 train models, but only in cells after their last `# TEST:` cell: their mutated
+Lessons 04-08 train models, but only in cells after their last `# TEST:` cell: their mutated
 copies are cut after that cell (`exercises_only`), so they check that one mistake fails one
 exercise among the exercise sections, not the training sections below them.
 """
@@ -78,6 +78,16 @@ MUTATIONS = [
     Mutation("07_tacotron2.ipynb", "7.4", "dropped-term",
              "return mel, mel + model.postnet(mel, mel_lengths)", "return mel, model.postnet(mel, mel_lengths)",
              exercises_only=True),
+    Mutation("08_fastspeech2.ipynb", "8.1", "round-half-even",
+             "torch.floor(durations.double() / speed + 0.5)", "torch.round(durations.double() / speed)",
+             exercises_only=True),
+    Mutation("08_fastspeech2.ipynb", "8.2", "off-by-one",
+             "(normalized[..., None] > boundaries)", "(normalized[..., None] >= boundaries)",
+             exercises_only=True),
+    Mutation("08_fastspeech2.ipynb", "8.3", "dropped-term",
+             "durations[max(token, 0)] += 1", "durations[token] += 1", exercises_only=True),
+    Mutation("08_fastspeech2.ipynb", "8.4", "wrong-axis",
+             "log_probs = scores.log_softmax(-1)", "log_probs = scores.log_softmax(1)", exercises_only=True),
 ]  # fmt: skip
 
 
