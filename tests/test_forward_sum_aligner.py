@@ -147,6 +147,10 @@ def test_aligner_named_errors():
     batch = tiny_batch()
     with pytest.raises(ValueError, match="at least as many frames as tokens"):
         model(dict(batch, mel_lengths=torch.tensor([4, 11])))
+    with pytest.raises(ValueError, match="ForwardSumAligner: token id 500 is outside the vocabulary"):
+        model(dict(batch, tokens=batch["tokens"].index_fill(1, torch.tensor([0]), 500)))
+    with pytest.raises(ValueError, match="ForwardSumAligner: utterance 1 has no tokens"):
+        model(dict(batch, token_lengths=torch.tensor([5, 0])))
     with pytest.raises(ValueError, match="temperature > 0"):
         ForwardSumAlignerConfig(temperature=0.0)
     for profile in ("ci", "cpu", "gpu"):

@@ -55,6 +55,7 @@ from minispeech.dsp import MelConfig
 from minispeech.nn.attention import padding_mask
 from minispeech.nn.mel_normalization import MelNormalization
 from minispeech.nn.postnet import Postnet, PostnetConfig
+from minispeech.nn.tokens import check_token_batch
 from minispeech.nn.transformer import (
     SinusoidalPositionalEncoding,
     TransformerConfig,
@@ -383,26 +384,11 @@ class FastSpeech2(MelNormalization, nn.Module):
                                ) if config.use_postnet else None  # fmt: skip
         self.register_mel_statistics(config.mel.n_mels)  # mel_mean, mel_std: set_mel_statistics
 
-    def _check_tokens(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> None:
-        if tokens.dim() != 2 or token_lengths.shape != tokens.shape[:1]:
-            raise ValueError(f"FastSpeech2: tokens must be (B, T_txt) ids with token_lengths (B,), got "
-                             f"{tuple(tokens.shape)} and {tuple(token_lengths.shape)}")  # fmt: skip
-        if (token_lengths < 1).any():
-            empty = int((token_lengths < 1).nonzero()[0])
-            raise ValueError(f"FastSpeech2: utterance {empty} has no tokens (length 0); drop empty texts "
-                             "before batching (encode_text refuses them)")  # fmt: skip
-        real = tokens[padding_mask(token_lengths.to(tokens.device), tokens.shape[1])]  # not padding
-        bad = real[(real < 0) | (real >= self.config.vocabulary_size)]
-        if len(bad):
-            raise ValueError(f"FastSpeech2: token id {int(bad[0])} is outside the vocabulary [0, "
-                             f"{self.config.vocabulary_size}); encode texts with the tokenizer the model was "
-                             "built for (data.tts_tokens.encode_text) or set config.vocabulary_size")  # fmt: skip
-
     def _check_batch(self, batch: dict) -> None:
         missing = [key for key in BATCH_KEYS if key not in batch]
         if missing:
             raise ValueError(f"FastSpeech2: the batch lacks {missing}; make it with data.tts_collate (TTSDataset)")
-        self._check_tokens(batch["tokens"], batch["token_lengths"])
+        check_token_batch(batch["tokens"], batch["token_lengths"], self.config.vocabulary_size, "FastSpeech2")
         mel, mel_lengths, durations = batch["mel"], batch["mel_lengths"], batch["durations"]
         n_mels = self.config.mel.n_mels
         if mel.dim() != 3 or mel.shape[2] != n_mels:
@@ -484,7 +470,7 @@ class FastSpeech2(MelNormalization, nn.Module):
         if not (all(map(math.isfinite, controls)) and speed > 0 and energy_scale >= 0 and max_frames >= 1):
             raise ValueError(f"FastSpeech2.synthesize: need finite speed > 0, pitch_shift_semitones, energy_scale "
                              f">= 0 and max_frames >= 1, got {controls} and {max_frames}")  # fmt: skip
-        self._check_tokens(tokens, token_lengths)  # before leaving training mode
+        check_token_batch(tokens, token_lengths, self.config.vocabulary_size, "FastSpeech2")  # before leaving training mode
         was_training, device, config = self.training, self.mel_projection.weight.device, self.config
         self.eval()
         hidden, token_mask = self.encode(tokens.to(device), token_lengths.to(device))

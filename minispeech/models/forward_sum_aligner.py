@@ -41,6 +41,7 @@ from minispeech.dp.mas import maximum_path
 from minispeech.dsp import MelConfig
 from minispeech.nn.attention import padding_mask
 from minispeech.nn.mel_normalization import MelNormalization
+from minispeech.nn.tokens import check_token_batch
 
 MASKED = -1e4  # the log-probability of a padding token: exp(-1e4) = 0 without an infinity in the gradients
 
@@ -159,8 +160,9 @@ class ForwardSumAligner(MelNormalization, nn.Module):
         device = self.embedding.weight.device
         tokens, token_lengths, mel, mel_lengths = (batch[key].to(device) for key in
                                                    ("tokens", "token_lengths", "mel", "mel_lengths"))  # fmt: skip
-        if (token_lengths < 1).any() or (mel_lengths < token_lengths).any():
-            raise ValueError("ForwardSumAligner: every utterance needs >= 1 token and at least as many frames as "
+        check_token_batch(tokens, token_lengths, self.config.vocabulary_size, "ForwardSumAligner")
+        if (mel_lengths < token_lengths).any():
+            raise ValueError("ForwardSumAligner: every utterance needs at least as many frames as "
                              f"tokens, got token lengths {token_lengths.tolist()} and mel lengths {mel_lengths.tolist()}")
         token_mask, frame_mask = padding_mask(token_lengths, tokens.shape[1]), padding_mask(mel_lengths, mel.shape[1])
         embedded = self.embedding(tokens) * token_mask[:, :, None]  # (B, T_txt, E)

@@ -55,6 +55,7 @@ from minispeech.nn.attention import (
 from minispeech.nn.mel_normalization import MelNormalization
 from minispeech.nn.postnet import Postnet, PostnetConfig
 from minispeech.nn.recurrent import packed_lstm
+from minispeech.nn.tokens import check_token_batch
 
 MEL_LOSSES = ("mse", "l1")
 TRAIN_HINT = "run lessons/07_tacotron2.ipynb (its training section trains and saves the model)"
@@ -310,28 +311,12 @@ class Tacotron2(MelNormalization, nn.Module):
     def encode(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """tokens (B, T_txt), token_lengths (B,) -> memory (B, T_txt, C), projected_keys
         (B, T_txt, attention_size) and memory_mask (B, T_txt), which every decoder step reuses."""
-        self._check_tokens(tokens, token_lengths)
+        check_token_batch(tokens, token_lengths, self.config.vocabulary_size, "Tacotron2")
         device = self.decoder.frame_projection.weight.device
         tokens, token_lengths = tokens.to(device), token_lengths.to(device)
         memory = self.encoder(tokens, token_lengths)  # (B, T_txt, C)
         memory_mask = padding_mask(token_lengths, tokens.shape[1])  # (B, T_txt)
         return memory, self.decoder.attention.project_keys(memory), memory_mask
-
-    def _check_tokens(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> None:
-        if tokens.dim() != 2 or token_lengths.shape != tokens.shape[:1]:
-            raise ValueError(f"Tacotron2: tokens must be (B, T_txt) ids with token_lengths (B,), got "
-                             f"{tuple(tokens.shape)} and {tuple(token_lengths.shape)}")  # fmt: skip
-        if (token_lengths < 1).any():
-            empty = int((token_lengths < 1).nonzero()[0])
-            raise ValueError(f"Tacotron2: utterance {empty} has no tokens (length 0); drop empty texts "
-                             "before batching (encode_text refuses them)")  # fmt: skip
-        real = tokens[padding_mask(token_lengths.to(tokens.device), tokens.shape[1])]  # not padding
-        bad = real[(real < 0) | (real >= self.config.vocabulary_size)]
-        if len(bad):
-            raise ValueError(f"Tacotron2: token id {int(bad[0])} is outside the vocabulary [0, "
-                             f"{self.config.vocabulary_size}); encode texts with the tokenizer the model "
-                             "was built for (data.tts_tokens.encode_text) or set "
-                             "config.vocabulary_size")  # fmt: skip
 
     def _check_mel(self, mel: torch.Tensor, mel_lengths: torch.Tensor) -> None:
         n_mels = self.config.mel.n_mels
@@ -421,7 +406,7 @@ class Tacotron2(MelNormalization, nn.Module):
         max_steps = self.config.max_decoder_steps if max_steps is None else max_steps
         if max_steps < 1:
             raise ValueError(f"Tacotron2.synthesize: max_steps must be >= 1, got {max_steps}")
-        self._check_tokens(tokens, token_lengths)  # before leaving training mode
+        check_token_batch(tokens, token_lengths, self.config.vocabulary_size, "Tacotron2")  # before leaving training mode
         was_training = self.training
         self.eval()
         memory, projected_keys, memory_mask = self.encode(tokens, token_lengths)

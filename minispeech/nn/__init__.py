@@ -10,6 +10,8 @@ encoder.py       speech encoders: strided Conv1d and Conv2d subsampling, the Con
 asr_frontend.py  the recognizers' input pipeline: per-utterance normalization, VTLP, SpecAugment
 recurrent.py     packed_lstm: an LSTM over the real frames of a padded batch
 postnet.py       PostnetConfig + Postnet: Tacotron 2's convolutional mel refiner (also FastSpeech 2's option)
+mel_normalization.py  MelNormalization: per-band log-mel statistics kept inside a TTS model
+tokens.py        check_token_batch: named errors for a padded batch of token ids
 
 Models (minispeech/models/) import these and never each other. Conventions: attention and
 sequence tensors are (B, T, C), convolution stacks (B, C, T); masks are boolean keep-masks.
