@@ -1,6 +1,6 @@
 """One table, one figure and one listening grid that every TTS lesson (07-12) shows.
 
-score_pair          MCD, LSD, F0 RMSE, voicing error and length ratio of one synthesized
+score_pair          MCD, mel-L1, LSD, F0 RMSE, voicing error and length ratio of one synthesized
                     waveform against its reference (all on the same DTW path)
 tts_report          a table over systems: the measures averaged over utterances, plus CER/WER of
                     the project's recognizer, with two ceiling rows (the reference audio itself
@@ -35,16 +35,17 @@ def score_pair(reference: np.ndarray, synthesized: np.ndarray, config: MelConfig
     """The spectral and pitch measures of one synthesized utterance against its reference.
 
     Both are analysed with `config`; frames are paired along the MCD's DTW path, which the
-    LSD (on STFT magnitudes) and the F0 errors reuse. Lesson 07.
+    mel-L1 (on log-mels), the LSD (on STFT magnitudes) and the F0 errors reuse. Lesson 07.
     """
     from minispeech.audio import validate
     from minispeech.dsp import log_mel, stft
 
     reference = validate(reference, "score_pair: reference").astype(np.float32)
     synthesized = validate(synthesized, "score_pair: synthesized").astype(np.float32)
-    mcd = tts_metrics.mel_cepstral_distortion(
-        log_mel(reference, config), log_mel(synthesized, config)
-    )
+    reference_mel, synthesized_mel = log_mel(reference, config), log_mel(synthesized, config)
+    mcd = tts_metrics.mel_cepstral_distortion(reference_mel, synthesized_mel)
+    # mel-L1: HiFi-GAN's L_mel, the mean |difference| of natural-log mels over the paired frames
+    mel_l1 = np.abs(reference_mel[:, mcd.path[:, 0]] - synthesized_mel[:, mcd.path[:, 1]]).mean()
 
     def magnitude(x: np.ndarray) -> np.ndarray:
         return np.abs(stft(x, config.n_fft, config.hop_length, config.win_length))
@@ -57,6 +58,7 @@ def score_pair(reference: np.ndarray, synthesized: np.ndarray, config: MelConfig
     )
     return {
         "mcd_db": mcd.mcd_db,
+        "mel_l1": float(mel_l1),
         "lsd_db": lsd,
         "f0_rmse_cents": f0.rmse_cents,
         "voicing_error": f0.voicing_error,
@@ -65,7 +67,7 @@ def score_pair(reference: np.ndarray, synthesized: np.ndarray, config: MelConfig
 
 
 def _format_table(rows: list[dict]) -> str:
-    columns = [("system", "system", "{}"), ("mcd_db", "MCD dB", "{:.2f}"), ("lsd_db", "LSD dB", "{:.2f}"),
+    columns = [("system", "system", "{}"), ("mcd_db", "MCD dB", "{:.2f}"), ("mel_l1", "mel-L1", "{:.3f}"), ("lsd_db", "LSD dB", "{:.2f}"),
                ("f0_rmse_cents", "F0 RMSE c", "{:.0f}"), ("voicing_error", "V/UV err", "{:.3f}"),
                ("length_ratio", "length", "{:.3f}"), ("cer", "CER", "{:.3f}"), ("wer", "WER", "{:.3f}")]  # fmt: skip
     columns = [column for column in columns if any(column[0] in row for row in rows)]

@@ -24,6 +24,7 @@ def test_score_pair_is_zero_on_identical_audio(references):
     scores = tts_report.score_pair(references[0], references[0], CONFIG)
     assert scores == {
         "mcd_db": 0.0,
+        "mel_l1": 0.0,
         "lsd_db": 0.0,
         "f0_rmse_cents": 0.0,
         "voicing_error": 0.0,
@@ -45,6 +46,7 @@ def test_report_has_ceiling_rows_and_orders_systems(references):
     reference_row, griffin_lim_row, noisy_row = report.rows[:3]
     assert reference_row["mcd_db"] == 0.0 and reference_row["length_ratio"] == 1.0
     assert 0.0 < griffin_lim_row["mcd_db"] < noisy_row["mcd_db"]
+    assert 0.0 < griffin_lim_row["mel_l1"] < noisy_row["mel_l1"]
     assert "cer" not in noisy_row and "MCD dB" in report.table and "noisy" in report.table
 
 
