@@ -179,6 +179,20 @@ def test_real_time_factor_excludes_warmup_and_states_threads():
     assert "threads" in result.threads or "cores" in result.threads
 
 
+
+def test_real_time_factor_repeats_keep_each_inputs_fastest_run():
+    delays = iter([0.2, 0.01, 0.2, 0.2, 0.01, 0.2])  # per input: a disturbed, a clean and a disturbed run
+
+    def synthesize(text):
+        time.sleep(next(delays))
+        return np.zeros(CONFIG.sample_rate // 10, np.float32)  # 0.1 s of audio
+
+    result = tts_metrics.real_time_factor(synthesize, ["a", "b"], CONFIG.sample_rate, warmup=0, repeats=3)
+    assert result.audio_seconds == pytest.approx(0.2, rel=1e-3)  # one run's audio per input, not three
+    assert 0.01 * 2 <= result.compute_seconds < 0.1  # the two 10 ms runs, never a 200 ms one
+    with pytest.raises(ValueError, match="repeats"):
+        tts_metrics.real_time_factor(synthesize, ["a"], CONFIG.sample_rate, repeats=0)
+
 def test_speaker_similarity():
     assert tts_metrics.speaker_similarity(
         np.array([1.0, 0.0]), np.array([2.0, 0.0])
