@@ -10,7 +10,7 @@ cells (issue 10). Slow (a notebook run each, see MUTATIONS for measured seconds)
 
     MINISPEECH_PROFILE=ci pytest -q --run-notebooks tests/test_mutations.py
 
-Lessons 04-08 train models, but only in cells after their last `# TEST:` cell: their mutated
+Lessons 04-09 train models, but only in cells after their last `# TEST:` cell: their mutated
 copies are cut after that cell (`exercises_only`), so they check that one mistake fails one
 exercise among the exercise sections, not the training sections below them.
 """
@@ -88,6 +88,13 @@ MUTATIONS = [
              "durations[max(token, 0)] += 1", "durations[token] += 1", exercises_only=True),
     Mutation("08_fastspeech2.ipynb", "8.4", "wrong-axis",
              "log_probs = scores.log_softmax(-1)", "log_probs = scores.log_softmax(1)", exercises_only=True),
+    Mutation("09_hifigan.ipynb", "9.1", "sum-for-mean",
+             "torch.stack(outputs).mean(dim=0)", "torch.stack(outputs).sum(dim=0)", exercises_only=True),
+    Mutation("09_hifigan.ipynb", "9.2", "zero-padding",
+             'mode="reflect"', 'mode="constant"', exercises_only=True),
+    Mutation("09_hifigan.ipynb", "9.3", "wrong-target",
+             "torch.mean((1 - g) ** 2) for g in generated_scores", "torch.mean(g**2) for g in generated_scores",
+             exercises_only=True),
 ]  # fmt: skip
 
 
