@@ -58,7 +58,7 @@ def main() -> None:
               "FastSpeech 2": load_or_build(fastspeech2, FastSpeech2, FastSpeech2Config, "FastSpeech 2")}  # fmt: skip
     hop, sample_rate = test_set.mel_config.hop_length, test_set.mel_config.sample_rate
     synthesizers = {}
-    for name, (model, state) in models.items():
+    for name, (model, _state) in models.items():
 
         def one(tokens: torch.Tensor, model=model) -> np.ndarray:
             with torch.no_grad():

@@ -31,8 +31,12 @@ from torch import nn
 
 from minispeech import checkpoint, profiles
 from minispeech.dsp import MelConfig
-from minispeech.nn.discriminators import DiscriminatorConfig, DiscriminatorOutput, MultiPeriodDiscriminator
-from minispeech.nn.discriminators import MultiScaleDiscriminator
+from minispeech.nn.discriminators import (
+    DiscriminatorConfig,
+    DiscriminatorOutput,
+    MultiPeriodDiscriminator,
+    MultiScaleDiscriminator,
+)
 from minispeech.nn.features import LogMel
 from minispeech.nn.generator import Generator, GeneratorConfig
 

@@ -52,8 +52,8 @@ class DiscriminatorConfig:
             (self.scales >= 0, "scales >= 0", self.scales),
             (len(self.scale_channels) == len(self.scale_groups) == n_scale_layers,
              f"{n_scale_layers} scale channel counts and groups", (self.scale_channels, self.scale_groups)),
-            (all(c % g == 0 for c, g in zip(self.scale_channels, self.scale_groups))
-             and all(c % g == 0 for c, g in zip((1,) + self.scale_channels[:-1], self.scale_groups)),
+            (all(c % g == 0 for c, g in zip(self.scale_channels, self.scale_groups, strict=False))
+             and all(c % g == 0 for c, g in zip((1,) + self.scale_channels[:-1], self.scale_groups, strict=False)),
              "each scale layer's input and output channels divisible by its groups",
              (self.scale_channels, self.scale_groups)),
         ]  # fmt: skip
@@ -89,7 +89,7 @@ class PeriodDiscriminator(nn.Module):
         self.period = period
         sizes = (1,) + tuple(channels)
         self.convolutions = nn.ModuleList()
-        for index, (in_channels, out_channels) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for index, (in_channels, out_channels) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             stride = 1 if index == len(channels) - 1 else PERIOD_STRIDE
             conv = nn.Conv2d(in_channels, out_channels, (PERIOD_KERNEL_SIZE, 1), (stride, 1),
                              padding=(PERIOD_KERNEL_SIZE // 2, 0))  # fmt: skip
@@ -117,7 +117,7 @@ class MultiPeriodDiscriminator(nn.Module):
         self.discriminators = nn.ModuleList(PeriodDiscriminator(p, config.period_channels) for p in config.periods)
 
     def forward(self, waveform: torch.Tensor) -> DiscriminatorOutput:
-        scores, features = zip(*(discriminator(waveform) for discriminator in self.discriminators))
+        scores, features = zip(*(discriminator(waveform) for discriminator in self.discriminators), strict=True)
         return DiscriminatorOutput(list(scores), list(features))
 
 
@@ -132,7 +132,7 @@ class ScaleDiscriminator(nn.Module):
             norm(nn.Conv1d(in_channels, out_channels, kernel_size, stride, groups=groups,
                            padding=kernel_size // 2))  # fmt: skip
             for in_channels, out_channels, kernel_size, stride, groups in zip(
-                sizes[:-1], sizes[1:], SCALE_KERNEL_SIZES, SCALE_STRIDES, config.scale_groups)
+                sizes[:-1], sizes[1:], SCALE_KERNEL_SIZES, SCALE_STRIDES, config.scale_groups, strict=True)
         )  # fmt: skip
         self.conv_post = norm(nn.Conv1d(sizes[-1], 1, POST_KERNEL_SIZE, padding=POST_KERNEL_SIZE // 2))
 

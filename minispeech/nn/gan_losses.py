@@ -27,7 +27,7 @@ MAGNITUDE_FLOOR = 1e-7  # keeps log and the division away from zero in silence
 def discriminator_loss(real_scores: list[torch.Tensor], generated_scores: list[torch.Tensor]) -> torch.Tensor:
     """Push real scores to 1 and generated ones to 0: sum_i mean((1 - r_i)^2) + mean(g_i^2)."""
     return sum(torch.mean((1 - real) ** 2) + torch.mean(generated**2)
-               for real, generated in zip(real_scores, generated_scores))  # fmt: skip
+               for real, generated in zip(real_scores, generated_scores, strict=True))  # fmt: skip
 
 
 def generator_adversarial_loss(generated_scores: list[torch.Tensor]) -> torch.Tensor:
@@ -42,8 +42,8 @@ def feature_matching_loss(real_features: list[list[torch.Tensor]],
     The real features are targets: detach them (or compute them under no_grad) before calling.
     """
     return sum(torch.mean(torch.abs(real - generated))
-               for real_layers, generated_layers in zip(real_features, generated_features)
-               for real, generated in zip(real_layers, generated_layers))  # fmt: skip
+               for real_layers, generated_layers in zip(real_features, generated_features, strict=True)
+               for real, generated in zip(real_layers, generated_layers, strict=True))  # fmt: skip
 
 
 def _magnitude(waveform: torch.Tensor, n_fft: int, hop_length: int, win_length: int) -> torch.Tensor:

@@ -52,7 +52,7 @@ class GeneratorConfig:
         rates, kernels = self.upsample_rates, self.upsample_kernel_sizes
         rules = [
             (len(rates) == len(kernels) >= 1, "one upsample kernel size per rate", (rates, kernels)),
-            (all(k >= u >= 1 and (k - u) % 2 == 0 for u, k in zip(rates, kernels)),
+            (all(k >= u >= 1 and (k - u) % 2 == 0 for u, k in zip(rates, kernels, strict=False)),
              "each upsample kernel size k >= rate u with (k - u) even", (rates, kernels)),
             (self.upsample_initial_channels % 2 ** len(rates) == 0,
              "upsample_initial_channels divisible by 2 ** len(upsample_rates)", self.upsample_initial_channels),
@@ -91,7 +91,7 @@ class ResBlock1(nn.Module):
         self.plain = nn.ModuleList(_conv(channels, channels, kernel_size) for _ in dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for dilated, plain in zip(self.dilated, self.plain):
+        for dilated, plain in zip(self.dilated, self.plain, strict=True):
             residual = dilated(F.leaky_relu(x, LEAKY_RELU_SLOPE))
             x = x + plain(F.leaky_relu(residual, LEAKY_RELU_SLOPE))
         return x
@@ -122,7 +122,7 @@ class MultiReceptiveFieldFusion(nn.Module):
         block = ResBlock1 if config.resblock == 1 else ResBlock2
         self.resblocks = nn.ModuleList(
             block(channels, kernel_size, dilations)
-            for kernel_size, dilations in zip(config.resblock_kernel_sizes, config.resblock_dilations)
+            for kernel_size, dilations in zip(config.resblock_kernel_sizes, config.resblock_dilations, strict=True)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,7 +141,7 @@ class Generator(nn.Module):
         )
         self.upsamples = nn.ModuleList()
         self.fusions = nn.ModuleList()
-        for rate, kernel_size in zip(config.upsample_rates, config.upsample_kernel_sizes):
+        for rate, kernel_size in zip(config.upsample_rates, config.upsample_kernel_sizes, strict=True):
             upsample = nn.ConvTranspose1d(channels, channels // 2, kernel_size, stride=rate,
                                           padding=(kernel_size - rate) // 2)  # fmt: skip
             nn.init.normal_(upsample.weight, 0.0, INIT_STD)
@@ -154,7 +154,7 @@ class Generator(nn.Module):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = self.conv_pre(mel)  # (B, C, T_mel)
-        for upsample, fusion in zip(self.upsamples, self.fusions):
+        for upsample, fusion in zip(self.upsamples, self.fusions, strict=True):
             x = upsample(F.leaky_relu(x, LEAKY_RELU_SLOPE))  # (B, C / 2, T * u)
             x = fusion(x)
         x = self.conv_post(F.leaky_relu(x, FINAL_LEAKY_RELU_SLOPE))  # (B, 1, T_wav)
