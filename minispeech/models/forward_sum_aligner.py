@@ -5,7 +5,8 @@ alignment_log_probs      queries (B, T_mel, D), keys (B, T_txt, D) -> log P(toke
 beta_binomial_prior      log of a diagonal prior over tokens for each frame (B, T_mel, T_txt)
 forward_sum_loss         -log of the sum over every monotonic alignment (CTC with a blank that is never used)
 mas_durations            the best monotonic alignment of log-probabilities (dp.maximum_path) -> frames per token
-ForwardSumAligner        forward(batch) -> AlignerOutput(loss, log_probs); durations(batch) -> (B, T_txt)
+ForwardSumAligner        forward(batch) -> AlignerOutput(loss, log_probs); log_probs(batch) -> the soft alignment alone;
+                         durations(batch) -> (B, T_txt)
 
 The idea (RAD-TTS's alignment framework, Badlani et al. 2022; Glow-TTS's MAS, Kim et al. 2020): encode
 the tokens into keys and the mel frames into queries, and say frame t belongs to token n with
@@ -157,6 +158,15 @@ class ForwardSumAligner(MelNormalization, nn.Module):
         self.register_mel_statistics(n_mels)
 
     def forward(self, batch: dict) -> AlignerOutput:
+        """A tts_collate batch -> AlignerOutput: the forward-sum loss and the soft alignment."""
+        log_probs = self.log_probs(batch)  # (B, T_mel, T_txt)
+        device = log_probs.device
+        loss = forward_sum_loss(log_probs, batch["mel_lengths"].to(device), batch["token_lengths"].to(device),
+                                self.config.blank_log_prob)  # fmt: skip
+        return AlignerOutput(loss, log_probs)
+
+    def log_probs(self, batch: dict) -> torch.Tensor:
+        """A tts_collate batch -> the soft alignment log P(token | frame) (B, T_mel, T_txt), padding masked."""
         device = self.embedding.weight.device
         tokens, token_lengths, mel, mel_lengths = (batch[key].to(device) for key in
                                                    ("tokens", "token_lengths", "mel", "mel_lengths"))  # fmt: skip
@@ -173,15 +183,13 @@ class ForwardSumAligner(MelNormalization, nn.Module):
         if self.config.prior_width > 0:
             prior = beta_binomial_prior(mel_lengths, token_lengths, mel.shape[1], tokens.shape[1],
                                         self.config.prior_width)  # (B, T_mel, T_txt)  # fmt: skip
-        log_probs = alignment_log_probs(queries, keys, token_mask, self.config.temperature, prior)
-        loss = forward_sum_loss(log_probs, mel_lengths, token_lengths, self.config.blank_log_prob)
-        return AlignerOutput(loss, log_probs)
+        return alignment_log_probs(queries, keys, token_mask, self.config.temperature, prior)
 
     @torch.no_grad()
     def durations(self, batch: dict) -> torch.Tensor:
         """Hard durations (B, T_txt) int64 for a batch: MAS through the soft alignment (eval mode)."""
         was_training = self.training
         self.eval()
-        log_probs = self(batch).log_probs
+        log_probs = self.log_probs(batch)  # no loss: MAS needs only the alignment
         self.train(was_training)
         return mas_durations(log_probs, batch["mel_lengths"], batch["token_lengths"])
