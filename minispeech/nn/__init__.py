@@ -20,6 +20,8 @@ wavenet.py       WaveNetConfig + WaveNet: the non-causal gated dilated-conv stac
                  masked at every layer, optional global conditioning g (lesson 10)
 flows.py         FlowConfig, ResidualCouplingLayer (mean-only or affine), Flip, ResidualCouplingBlock:
                  VITS' normalizing flow, forward with log-determinant and exact reverse (lesson 10)
+quantize.py      QuantizerConfig + VectorQuantizer (nearest code, straight-through, EMA codebook, k-means init,
+                 dead-code restart), ResidualVectorQuantizer with quantizer dropout, bitrate (lesson 11 codec)
 
 Models (minispeech/models/) import these and never each other. Conventions: attention and
 sequence tensors are (B, T, C), convolution stacks (B, C, T); masks are boolean keep-masks.
