@@ -3,7 +3,6 @@
 VITSConfig          frozen: MelConfig, the decoder's GeneratorConfig, the FlowConfig, the DiscriminatorConfig,
                     text and posterior encoder sizes, inter_channels (the latent), segment_frames, loss
                     weights; .preset("ci" | "cpu" | "gpu")
-linear_spectrogram  waveform (B, T_wav) -> |STFT| (B, n_fft / 2 + 1, T_mel), the posterior encoder's input
 TextEncoder         tokens -> hidden (B, C, T_txt) and the prior's mean and log-std (B, inter, T_txt)
 PosteriorEncoder    linear spectrogram -> a sample z of q(z | x) and its mean and log-std (B, inter, T_mel)
 alignment_log_likelihood  log N(f(z)_t | mean_i, std_i) for every token i and frame t (B, T_txt, T_mel)
@@ -55,7 +54,7 @@ from torch import nn
 from minispeech import checkpoint, profiles
 from minispeech.data.tts_tokens import TTS_SYMBOLS
 from minispeech.dp.mas import maximum_path_torch
-from minispeech.dsp import MelConfig, get_window
+from minispeech.dsp import MelConfig
 from minispeech.nn.attention import padding_mask
 from minispeech.nn.discriminators import (
     DiscriminatorConfig,
@@ -166,15 +165,6 @@ def frame_count(waveform_lengths: torch.Tensor, mel: MelConfig) -> torch.Tensor:
     if mel.center:
         return waveform_lengths // mel.hop_length + 1
     return (waveform_lengths - mel.n_fft).clamp(min=0) // mel.hop_length + 1
-
-
-def linear_spectrogram(waveform: torch.Tensor, mel: MelConfig) -> torch.Tensor:
-    """waveform (B, T_wav) -> |STFT| (B, n_fft / 2 + 1, T_mel): the magnitude, no log and no mel
-    filterbank (the posterior sees every bin), framed exactly like nn.LogMel (periodic Hann, reflect)."""
-    window = torch.from_numpy(get_window("hann", mel.win_length)).to(waveform)  # (win_length,)
-    spectrum = torch.stft(waveform, mel.n_fft, mel.hop_length, mel.win_length, window, center=mel.center,
-                          pad_mode="reflect", return_complex=True)  # fmt: skip
-    return spectrum.abs()  # (B, n_freqs, T_mel)
 
 
 class TextEncoder(nn.Module):
@@ -349,7 +339,7 @@ class VITS(nn.Module):
         self.generator = Generator(config.generator)
         self.period_discriminator = MultiPeriodDiscriminator(config.discriminator)
         self.scale_discriminator = MultiScaleDiscriminator(config.discriminator)
-        self.log_mel = LogMel(config.mel)  # the mel loss's front end; its buffers are not saved
+        self.log_mel = LogMel(config.mel)  # the mel loss's front end and the posterior's |STFT|; buffers not saved
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
         return [*self.period_discriminator.parameters(), *self.scale_discriminator.parameters()]
@@ -386,7 +376,7 @@ class VITS(nn.Module):
         config, hop, segment = self.config, self.config.mel.hop_length, self.config.segment_frames
         tokens, token_lengths, waveform, waveform_lengths = self._check_batch(batch)
         hidden, prior_mean, prior_log_std, text_mask = self.text_encoder(tokens, token_lengths)
-        spectrogram = linear_spectrogram(waveform, config.mel)  # (B, n_freqs, T_mel)
+        spectrogram = self.log_mel.magnitude(waveform)  # (B, n_freqs, T_mel): the posterior's input, no log
         frame_lengths = frame_count(waveform_lengths, config.mel)  # (B,)
         frame_mask = padding_mask(frame_lengths, spectrogram.shape[2])  # (B, T_mel)
         z, _, posterior_log_std = self.posterior_encoder(spectrogram, frame_mask)

@@ -1,7 +1,8 @@
 """The log-mel front end as a torch module, so features can be computed on the GPU in a batch.
 
 LogMel   MelConfig -> module: waveform (T_wav,) or (B, T_wav) -> log-mel (n_mels, T_mel) or
-         (B, n_mels, T_mel), equal to minispeech.dsp.log_mel(x, config) to 1e-4.
+         (B, n_mels, T_mel), equal to minispeech.dsp.log_mel(x, config) to 1e-4; .magnitude(waveform)
+         is the linear |STFT| underneath.
 
 Mel layout: LogMel keeps the library's order, frequency first, (B, n_mels, T_mel), like
 dsp.log_mel's (n_mels, T_mel). The models take time first, (B, T_mel, n_mels), as
@@ -35,11 +36,9 @@ class LogMel(torch.nn.Module):
         self.register_buffer("window", window, persistent=False)
         self.register_buffer("filterbank", filterbank, persistent=False)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        """waveform (T_wav,) or (B, T_wav) float -> (n_mels, T_mel) or (B, n_mels, T_mel).
-
-        Frequency first, like dsp.log_mel; transpose(1, 2) gives the models' (B, T_mel, n_mels).
-        """
+    def magnitude(self, waveform: torch.Tensor) -> torch.Tensor:
+        """waveform (T_wav,) or (B, T_wav) float -> |STFT| (n_freqs, T_mel) or (B, n_freqs, T_mel): the
+        linear magnitude before the filterbank and the log (VITS's posterior encoder reads it)."""
         if not torch.is_tensor(waveform) or not waveform.is_floating_point():
             raise ValueError(f"LogMel: waveform must be a float tensor, got {getattr(waveform, 'dtype', type(waveform))}")
         if waveform.dim() not in (1, 2):
@@ -62,5 +61,12 @@ class LogMel(torch.nn.Module):
             pad_mode="reflect",
             return_complex=True,
         )  # (n_freqs, T_mel) or (B, n_freqs, T_mel)
-        mel = torch.matmul(self.filterbank, spectrum.abs())  # (n_mels, T_mel) or (B, n_mels, T_mel)
-        return torch.log(torch.clamp(mel, min=config.log_floor))  # same shape as mel
+        return spectrum.abs()
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """waveform (T_wav,) or (B, T_wav) float -> (n_mels, T_mel) or (B, n_mels, T_mel).
+
+        Frequency first, like dsp.log_mel; transpose(1, 2) gives the models' (B, T_mel, n_mels).
+        """
+        mel = torch.matmul(self.filterbank, self.magnitude(waveform))  # (n_mels, T_mel) or (B, n_mels, T_mel)
+        return torch.log(torch.clamp(mel, min=self.config.log_floor))  # same shape as mel
