@@ -233,16 +233,23 @@ def test_one_gan_training_step_gives_finite_losses_and_gradients_everywhere():
     generator_optimizer.zero_grad()
     total = output.loss + adversarial + CI.feature_matching_weight * matching
     total.backward()
-    parts = (output.mel_loss, output.kl_loss, output.duration_loss, adversarial, matching, total)
+    parts = (output.mel_loss, output.kl_loss, output.duration_loss, output.stochastic_duration_loss, adversarial,
+             matching, total)  # fmt: skip
     assert all(torch.isfinite(part) for part in parts)
-    torch.testing.assert_close(output.loss, 45 * output.mel_loss + output.kl_loss + output.duration_loss)
+    torch.testing.assert_close(output.loss, 45 * output.mel_loss + output.kl_loss + output.duration_loss
+                               + output.stochastic_duration_loss)  # fmt: skip
     for parameter in model.generator_side_parameters():
         assert parameter.grad is not None and torch.isfinite(parameter.grad).all()
-    # a new coupling's output layer is zero, so what feeds it (pre, WaveNet) gets a zero gradient at the
-    # first step; every other parameter gets a nonzero one
+    # a new coupling's output layer is zero, so what feeds it gets a zero gradient at the first step: the
+    # flow's pre and WaveNet layers, and in the stochastic duration predictor everything but its couplings'
+    # output layers and the element-wise affine flows (its conditioning feeds the couplings alone); every
+    # other parameter gets a nonzero one
     silent = {name for name, p in model.named_parameters() if p.grad is not None and not p.grad.any()}
-    before_post = {name for name, _ in model.flow.named_parameters() if ".pre." in name or ".wavenet." in name}
-    assert silent == {f"flow.{name}" for name in before_post}
+    before_post = {f"flow.{name}" for name, _ in model.flow.named_parameters() if ".pre." in name or ".wavenet." in name}
+    before_post |= {f"stochastic_duration_predictor.{name}"
+                    for name, _ in model.stochastic_duration_predictor.named_parameters()
+                    if ".post." not in name and not name.startswith(("flows.0.", "posterior_flows.0."))}  # fmt: skip
+    assert silent == before_post
     generator_optimizer.step()
 
 
@@ -267,15 +274,18 @@ def test_synthesize_returns_finite_audio_of_the_durations_length():
 
 
 def test_presets_sizes_and_the_gpu_preset_is_the_papers_model():
-    """gpu: 33.6 M generator-side parameters (text encoder 4.5 M, posterior 7.2 M, flow 7.1 M, duration
-    predictor 0.35 M, V1 decoder 14.3 M) and 51 M in the discriminators. The paper's VITS is ~36 M: our
-    conv FFN's second layer is 1x1 (theirs kernel 3: +1.8 M) and the stochastic duration predictor is absent."""
+    """gpu: 34.8 M generator-side parameters (text encoder 4.5 M, posterior 7.2 M, flow 7.1 M, duration
+    predictors 0.35 M + 1.3 M, V1 decoder 14.3 M) and 51 M in the discriminators. The paper's VITS is ~36 M:
+    our conv FFN's second layer is 1x1 (theirs kernel 3: +1.8 M) and our stochastic predictor's couplings
+    are affine (theirs splines)."""
     model = VITS(VITSConfig.preset("gpu"))
     counts = {name: sum(p.numel() for p in child.parameters()) for name, child in model.named_children()}
     generator_side = sum(p.numel() for p in model.generator_side_parameters())
     assert generator_side == sum(counts[name] for name in ("text_encoder", "posterior_encoder", "flow",
-                                                           "duration_predictor", "generator"))  # fmt: skip
-    assert 33e6 < generator_side < 34e6 and 14e6 < counts["generator"] < 15e6
+                                                           "duration_predictor", "stochastic_duration_predictor",
+                                                           "generator"))  # fmt: skip
+    assert 34e6 < generator_side < 35.5e6 and 14e6 < counts["generator"] < 15e6
+    assert 1e6 < counts["stochastic_duration_predictor"] < 1.5e6
     assert model.config.hidden_channels == model.config.inter_channels == 192
     assert (model.config.text_encoder_layers, model.config.n_heads, model.config.filter_channels) == (6, 2, 768)
     cpu = sum(p.numel() for p in VITS(VITSConfig.preset("cpu")).generator_side_parameters())
@@ -338,3 +348,30 @@ def test_bad_input_raises_errors_that_name_the_problem():
         model.synthesize(batch["tokens"], batch["token_lengths"], length_scale=0.0)
     with pytest.raises(ValueError, match="noise_scale >= 0"):
         model.synthesize(batch["tokens"], batch["token_lengths"], noise_scale=float("nan"))
+
+
+def test_warm_start_copies_a_matching_vocoder_and_names_what_differs():
+    from minispeech.models.hifigan import HiFiGAN, HiFiGANConfig
+
+    vocoder = HiFiGAN(HiFiGANConfig.preset("ci"))
+    matching = dataclasses.replace(CI, generator=vocoder.config.generator, inter_channels=80,
+                                   flow=dataclasses.replace(CI.flow, channels=80))  # fmt: skip
+    model = VITS(matching)
+    vits.warm_start_decoder(model, vocoder)
+    z = torch.randn(1, 80, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(model.generator(z), vocoder.generator(z))
+    with pytest.raises(ValueError, match=r"n_mels \(80 vs 8\)"):
+        vits.warm_start_decoder(VITS(CI), vocoder)
+    cpu_vits, cpu_vocoder = VITSConfig.preset("cpu"), HiFiGANConfig.preset("cpu")
+    assert cpu_vits.generator == cpu_vocoder.generator  # lesson 10 warm-starts from lesson 09's cpu vocoder
+
+
+def test_synthesize_with_the_stochastic_predictor_respects_masks_and_noise():
+    model, batch = ci_model(), fabricated_batch()
+    first = model.synthesize(batch["tokens"], batch["token_lengths"], stochastic=True, duration_noise_scale=0.0)
+    again = model.synthesize(batch["tokens"], batch["token_lengths"], stochastic=True, duration_noise_scale=0.0)
+    assert torch.equal(first.durations, again.durations)  # no duration noise: one rhythm
+    assert (first.durations[1, 5:] == 0).all() and (first.durations[padding_mask(batch["token_lengths"], 9)] >= 1).all()
+    with pytest.raises(ValueError, match="duration_noise_scale"):
+        model.synthesize(batch["tokens"], batch["token_lengths"], stochastic=True, duration_noise_scale=-1.0)

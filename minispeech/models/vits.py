@@ -8,11 +8,14 @@ PosteriorEncoder    linear spectrogram -> a sample z of q(z | x) and its mean an
 alignment_log_likelihood  log N(f(z)_t | mean_i, std_i) for every token i and frame t (B, T_txt, T_mel)
 monotonic_alignment the best monotonic path through it (dp.maximum_path), without gradient
 path_from_durations durations (B, T_txt) -> the 0/1 path (B, T_txt, T_mel) they describe
+durations_from_log  predicted log-durations -> int frames per token (ceil, length_scale, 0 on padding)
 kl_loss             the reparameterized KL estimate between q(z | x) and the flowed prior
-DurationPredictor   2 x (conv, ReLU, LayerNorm, dropout) -> 1x1 conv: log-duration per token
+DurationPredictor   2 x (conv, ReLU, LayerNorm, dropout) -> 1x1 conv: log-duration per token (the
+                    stochastic one is nn/stochastic_duration.StochasticDurationPredictor)
 random_segment_starts, slice_segments  the decoder's random windows, and the waveform under them
 VITS                forward(batch) -> VITSOutput (loss parts + what the GAN step needs); synthesize(tokens,
                     token_lengths, noise_scale, length_scale) -> SynthesisOutput; discriminate(waveform)
+warm_start_decoder  copy lesson 09's HiFi-GAN generator into the decoder (same layout required)
 artifact_path, load_pretrained  where lesson 10 saves the trained model; it, in eval mode
 
 Training (the paper's Fig. 1a): the posterior encoder reads the linear spectrogram and samples z; the
@@ -26,11 +29,14 @@ duration predictor learns log(d) of MAS's durations (d >= 1 frame for every toke
 text hidden, MSE over the real tokens. Inference (Fig. 1b): durations = ceil(exp(log d) x length_scale),
 the prior expanded by the path those durations make, z_p = mean + eps x std x noise_scale, z = f^-1(z_p),
 waveform = generator(z).
-Departures  the deterministic duration predictor only (the paper's stochastic one, a flow trained by
-         variational dequantization, is a follow-up); no speaker embedding (gin_channels = 0) and no
-         blank tokens between phonemes (the paper's add_blank); the text encoder is nn/transformer's
-         pre-LN layer with RoPE (the paper: post-LN with windowed relative positions) and its conv FFN
-         has kernels (3, 1) (the paper: (3, 3)); the discriminators are nn/'s MPD + MSD with one scale
+Durations  both predictors train side by side on MAS's durations, each on the detached text hidden:
+         the deterministic one (log d, MSE) and the stochastic one (nn/stochastic_duration, a flow trained
+         by variational dequantization); synthesize(stochastic=...) picks one.
+Departures  no speaker embedding (gin_channels = 0) and no blank tokens between phonemes (the
+         paper's add_blank); the text encoder is nn/transformer's pre-LN layer with RoPE (the paper:
+         post-LN with windowed relative positions) and its conv FFN has kernels (3, 1) (the paper:
+         (3, 3)); the stochastic duration predictor's couplings are affine, not splines (its module
+         doc); the discriminators are nn/'s MPD + MSD with one scale
          in every preset (the authors' code: 5 periods + the raw-scale discriminator); the mel loss
          compares log-mels recomputed from both waveform windows (like HiFiGAN.mel_l1).
 Shapes   B batch, T_txt tokens, T_mel frames (T_wav // hop + 1 with center=True, like the corpus's mels),
@@ -65,6 +71,7 @@ from minispeech.nn.discriminators import (
 from minispeech.nn.features import LogMel
 from minispeech.nn.flows import FlowConfig, ResidualCouplingBlock
 from minispeech.nn.generator import Generator, GeneratorConfig
+from minispeech.nn.stochastic_duration import StochasticDurationConfig, StochasticDurationPredictor
 from minispeech.nn.tokens import check_token_batch
 from minispeech.nn.transformer import TransformerConfig, TransformerEncoderLayer
 from minispeech.nn.wavenet import WaveNet, WaveNetConfig
@@ -83,6 +90,7 @@ class VITSConfig:
     generator: GeneratorConfig = V1_GENERATOR  # the decoder; its n_mels = inter_channels (latent in, not mels)
     flow: FlowConfig = FlowConfig()  # its channels = inter_channels
     discriminator: DiscriminatorConfig = DiscriminatorConfig(scales=1)
+    stochastic_duration: StochasticDurationConfig = StochasticDurationConfig()  # its in_channels = hidden_channels
     vocabulary_size: int = len(TTS_SYMBOLS)  # V
     inter_channels: int = 192  # the latent z: posterior output, prior, flow, decoder input
     hidden_channels: int = 192  # C of the text encoder
@@ -102,19 +110,23 @@ class VITSConfig:
     kl_loss_weight: float = 1.0
     feature_matching_weight: float = 2.0  # used by the lesson's GAN step
     duration_loss_weight: float = 1.0
+    stochastic_duration_loss_weight: float = 1.0
     max_frames: int = 1000  # the synthesis guard: an utterance is cut there
 
     def __post_init__(self) -> None:
         kernels = (self.text_kernel_size, self.posterior_kernel_size, self.duration_kernel_size)
         sizes = (self.vocabulary_size, self.inter_channels, self.text_encoder_layers, self.posterior_channels,
                  self.posterior_layers, self.duration_channels, self.segment_frames, self.max_frames)  # fmt: skip
-        weights = (self.mel_loss_weight, self.kl_loss_weight, self.feature_matching_weight, self.duration_loss_weight)
+        weights = (self.mel_loss_weight, self.kl_loss_weight, self.feature_matching_weight, self.duration_loss_weight,
+                   self.stochastic_duration_loss_weight)  # fmt: skip
         rules = [  # (holds, what must hold, the values it is about)
             (self.generator.n_mels == self.inter_channels == self.flow.channels, "generator.n_mels and "
              "flow.channels equal to inter_channels (the decoder and the flow read the latent)",
              (self.generator.n_mels, self.flow.channels, self.inter_channels)),
             (self.generator.hop_length == self.mel.hop_length, "prod(generator.upsample_rates) = "
              "mel.hop_length (one latent frame per hop)", (self.generator.hop_length, self.mel.hop_length)),
+            (self.stochastic_duration.in_channels == self.hidden_channels, "stochastic_duration.in_channels = "
+             "hidden_channels (it reads the text hidden)", (self.stochastic_duration.in_channels, self.hidden_channels)),
             (self.flow.gin_channels == 0, "flow.gin_channels = 0 (no speaker embedding yet)", self.flow.gin_channels),
             (all(k > 0 and k % 2 for k in kernels), "odd text, posterior and duration kernel sizes", kernels),
             (self.hidden_channels % self.n_heads == 0 and (self.hidden_channels // self.n_heads) % 2 == 0,
@@ -133,11 +145,13 @@ class VITSConfig:
 
     @classmethod
     def preset(cls, profile: str) -> VITSConfig:
-        """ci: seconds (0.04 M generator-side parameters); cpu: 128 channels, 3 text layers, 8 posterior
-        layers, 4 couplings, HiFi-GAN V3's layout at 128 channels (about 6 M), for ~20 minutes on 2 cores;
-        gpu: the paper's sizes (192 hidden and latent, 6 layers, 2 heads, 768 filters, 16 posterior
-        layers, V1 decoder): 33.6 M generator-side parameters, where the paper's ~36 M also hold the
-        stochastic duration predictor and a kernel-3 second FFN convolution in every text layer."""
+        """ci: seconds (0.04 M generator-side parameters); cpu: 128 hidden channels, an 80-channel latent,
+        3 text layers, 8 posterior layers, 4 couplings, HiFi-GAN V3's layout at 128 channels: the decoder is
+        exactly lesson 09's cpu vocoder (80 input channels), so warm_start_decoder can copy it (about 6 M
+        in all), for ~20 minutes on 2 cores; gpu: the paper's sizes (192 hidden and latent, 6 layers,
+        2 heads, 768 filters, 16 posterior layers, V1 decoder, the stochastic duration predictor):
+        34.8 M generator-side parameters, where the paper's ~36 M also hold a kernel-3 second FFN
+        convolution in every text layer."""
         presets = {
             "ci": cls(generator=dataclasses.replace(V3_GENERATOR, n_mels=8, upsample_initial_channels=16,
                                                     resblock_kernel_sizes=(3,), resblock_dilations=((1, 2),)),
@@ -147,14 +161,16 @@ class VITSConfig:
                                                         scale_groups=(1, 2, 2, 2, 2, 2, 1)),
                       inter_channels=8, hidden_channels=16, text_encoder_layers=1, filter_channels=32,
                       posterior_channels=16, posterior_layers=2, duration_channels=16, segment_frames=8,
-                      max_frames=400),
-            "cpu": cls(generator=dataclasses.replace(V3_GENERATOR, n_mels=128, upsample_initial_channels=128),
-                       flow=FlowConfig(channels=128, hidden_channels=128),
+                      max_frames=400, stochastic_duration=StochasticDurationConfig(in_channels=16, filter_channels=16,
+                                                                                   conv_layers=2, n_flows=2)),
+            "cpu": cls(generator=dataclasses.replace(V3_GENERATOR, n_mels=80, upsample_initial_channels=128),
+                       flow=FlowConfig(channels=80, hidden_channels=128),
                        discriminator=DiscriminatorConfig(period_channels=(8, 16, 64, 128, 128), scales=1,
                                                          scale_channels=(16, 16, 32, 64, 128, 128, 128),
                                                          scale_groups=(1, 4, 4, 4, 4, 4, 1)),
-                       inter_channels=128, hidden_channels=128, text_encoder_layers=3, filter_channels=512,
-                       posterior_channels=128, posterior_layers=8, duration_channels=128),
+                       inter_channels=80, hidden_channels=128, text_encoder_layers=3, filter_channels=512,
+                       posterior_channels=128, posterior_layers=8, duration_channels=128,
+                       stochastic_duration=StochasticDurationConfig(in_channels=128, filter_channels=64)),
             "gpu": cls(),
         }  # fmt: skip
         return profiles.pick(presets, profile)
@@ -254,6 +270,14 @@ def path_from_durations(durations: torch.Tensor, n_frames: int) -> torch.Tensor:
     return inside.float()
 
 
+def durations_from_log(log_duration: torch.Tensor, text_mask: torch.Tensor, length_scale: float = 1.0) -> torch.Tensor:
+    """log_duration (B, T_txt) predicted log-frames, text_mask (B, T_txt) -> int64 frames (B, T_txt):
+    ceil(exp(log d) x length_scale) on the real tokens (>= 1 each: ceil of a positive number), 0 on
+    padding. length_scale > 1 speaks slower. Lesson 10, exercise 10.4 (with path_from_durations)."""
+    frames = torch.ceil(torch.exp(log_duration) * length_scale).clamp(min=1)  # (B, T_txt)
+    return frames.long() * text_mask
+
+
 def kl_loss(z_p: torch.Tensor, posterior_log_std: torch.Tensor, prior_mean: torch.Tensor,
             prior_log_std: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # fmt: skip
     """The paper's reparameterized KL estimate, per real frame: z_p = f(z) (B, inter, T_mel); the
@@ -314,6 +338,7 @@ class VITSOutput(NamedTuple):
     mel_loss: torch.Tensor  # mean |log-mel(generated) - log-mel(real)| over the windows
     kl_loss: torch.Tensor  # kl_loss(...) per real frame
     duration_loss: torch.Tensor  # MSE of log(d) over the real tokens, d = MAS's durations
+    stochastic_duration_loss: torch.Tensor  # the stochastic predictor's bound on -log p(d | text) per real token
     generated: torch.Tensor  # (B, S * hop): the decoder's windows, for the discriminators
     real: torch.Tensor  # (B, S * hop): the waveform under them (zeros past each utterance)
     segment_starts: torch.Tensor  # (B,) int64: the windows' first latent frames
@@ -336,6 +361,7 @@ class VITS(nn.Module):
         self.posterior_encoder = PosteriorEncoder(config)
         self.flow = ResidualCouplingBlock(config.flow)
         self.duration_predictor = DurationPredictor(config)
+        self.stochastic_duration_predictor = StochasticDurationPredictor(config.stochastic_duration)
         self.generator = Generator(config.generator)
         self.period_discriminator = MultiPeriodDiscriminator(config.discriminator)
         self.scale_discriminator = MultiScaleDiscriminator(config.discriminator)
@@ -388,6 +414,9 @@ class VITS(nn.Module):
         durations = path.sum(2)  # (B, T_txt) >= 1 on real tokens
         log_duration = self.duration_predictor(hidden, text_mask)  # (B, T_txt)
         duration_loss = (log_duration - torch.log(durations.clamp(min=1)))[text_mask].square().mean()
+        text_keep = text_mask[:, None, :].to(z.dtype)  # (B, 1, T_txt)
+        stochastic_bound = self.stochastic_duration_predictor.negative_log_likelihood(hidden, text_keep, durations)
+        stochastic_duration_loss = stochastic_bound.sum() / text_keep.sum()  # (B,) -> per real token
         frame_prior_mean = torch.matmul(prior_mean, path)  # (B, inter, T_txt) @ (B, T_txt, T_mel)
         frame_prior_log_std = torch.matmul(prior_log_std, path)  # (B, inter, T_mel)
         kl = kl_loss(z_p, posterior_log_std, frame_prior_mean, frame_prior_log_std, keep)
@@ -396,8 +425,9 @@ class VITS(nn.Module):
         real = slice_segments(waveform[:, None, :], starts * hop, segment * hop)[:, 0]  # (B, S * hop)
         mel_loss = torch.mean(torch.abs(self.log_mel(generated) - self.log_mel(real)))
         loss = (config.mel_loss_weight * mel_loss + config.kl_loss_weight * kl
-                + config.duration_loss_weight * duration_loss)  # fmt: skip
-        return VITSOutput(loss, mel_loss, kl, duration_loss, generated, real, starts, path)
+                + config.duration_loss_weight * duration_loss
+                + config.stochastic_duration_loss_weight * stochastic_duration_loss)  # fmt: skip
+        return VITSOutput(loss, mel_loss, kl, duration_loss, stochastic_duration_loss, generated, real, starts, path)
 
     def discriminate(self, waveform: torch.Tensor) -> DiscriminatorOutput:
         """waveform (B, T_wav) -> the period discriminators' scores and features, then the scale ones'."""
@@ -406,25 +436,32 @@ class VITS(nn.Module):
 
     @torch.no_grad()
     def synthesize(self, tokens: torch.Tensor, token_lengths: torch.Tensor, noise_scale: float = 0.667,
-                   length_scale: float = 1.0, max_frames: int | None = None) -> SynthesisOutput:  # fmt: skip
+                   length_scale: float = 1.0, max_frames: int | None = None, stochastic: bool = False,
+                   duration_noise_scale: float = 0.8) -> SynthesisOutput:  # fmt: skip
         """tokens (B, T_txt), token_lengths (B,) -> SynthesisOutput, in eval mode (the mode is restored).
 
+        log d from the deterministic duration predictor, or with stochastic=True a sample of the
+        stochastic one at duration_noise_scale (0: its noise-free path; the paper samples at 0.8);
         durations = ceil(exp(log d) x length_scale) (>= 1 a token; length_scale > 1 is slower); z_p is
         drawn from the expanded prior with its std x noise_scale (0: the mean), z = f^-1(z_p) is decoded.
         An utterance's frames stop at max_frames (default config.max_frames), its last tokens losing theirs.
         """
         max_frames = self.config.max_frames if max_frames is None else max_frames
-        if not (math.isfinite(noise_scale) and noise_scale >= 0 and math.isfinite(length_scale)
-                and length_scale > 0 and max_frames >= 1):  # fmt: skip
-            raise ValueError(f"VITS.synthesize: need noise_scale >= 0, length_scale > 0 (finite) and max_frames "
-                             f">= 1, got {noise_scale}, {length_scale}, {max_frames}")  # fmt: skip
+        scales = (noise_scale, length_scale, duration_noise_scale)
+        if not (all(math.isfinite(x) and x >= 0 for x in scales) and length_scale > 0 and max_frames >= 1):
+            raise ValueError(f"VITS.synthesize: need noise_scale >= 0, length_scale > 0, duration_noise_scale >= 0 "
+                             f"(finite) and max_frames >= 1, got {scales} and {max_frames}")  # fmt: skip
         check_token_batch(tokens, token_lengths, self.config.vocabulary_size, "VITS")
         was_training, device = self.training, self.generator.conv_post.bias.device
         self.eval()
         hidden, prior_mean, prior_log_std, text_mask = self.text_encoder(tokens.to(device), token_lengths.to(device))
-        log_duration = self.duration_predictor(hidden, text_mask)  # (B, T_txt)
-        frames = torch.ceil(torch.exp(log_duration) * length_scale).clamp(1, max_frames)  # (B, T_txt)
-        ends = (frames.long() * text_mask).cumsum(1).clamp(max=max_frames)  # (B, T_txt): the guard
+        if stochastic:
+            text_keep = text_mask[:, None, :].to(hidden.dtype)  # (B, 1, T_txt)
+            log_duration = self.stochastic_duration_predictor.sample(hidden, text_keep, duration_noise_scale)
+        else:
+            log_duration = self.duration_predictor(hidden, text_mask)  # (B, T_txt)
+        frames = durations_from_log(log_duration, text_mask, length_scale).clamp(max=max_frames)  # (B, T_txt)
+        ends = frames.cumsum(1).clamp(max=max_frames)  # (B, T_txt): the guard
         durations = torch.diff(ends, dim=1, prepend=torch.zeros_like(ends[:, :1]))  # (B, T_txt)
         frame_lengths = ends[:, -1]  # (B,) >= 1
         path = path_from_durations(durations, int(frame_lengths.max()))  # (B, T_txt, T_mel)
@@ -438,6 +475,22 @@ class VITS(nn.Module):
         self.train(was_training)
         return SynthesisOutput(waveform * padding_mask(waveform_lengths, waveform.shape[1]), waveform_lengths,
                                durations)  # fmt: skip
+
+
+def warm_start_decoder(model: VITS, vocoder: nn.Module) -> None:
+    """Copy a trained HiFi-GAN's generator (models/hifigan.HiFiGAN, lesson 09) into model's decoder.
+
+    The two must have the same layout, the vocoder's n_mels equal to the latent's inter_channels (the
+    cpu preset's 80); otherwise a ValueError names the fields that differ. The vocoder read log-mels,
+    so the posterior encoder starts out learning a latent that this decoder already turns into sound.
+    """
+    ours, theirs = model.config.generator, vocoder.config.generator
+    different = [field.name for field in dataclasses.fields(ours) if getattr(ours, field.name) != getattr(theirs, field.name)]
+    if different:
+        raise ValueError("VITS.warm_start_decoder: the vocoder's generator differs from this decoder in "
+                         + ", ".join(f"{name} ({getattr(theirs, name)} vs {getattr(ours, name)})" for name in different)
+                         + "; train both with matching presets (the cpu presets match)")  # fmt: skip
+    model.generator.load_state_dict(vocoder.generator.state_dict())
 
 
 def artifact_path(kind: str = "cpu") -> Path:
