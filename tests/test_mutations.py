@@ -95,6 +95,17 @@ MUTATIONS = [
     Mutation("09_hifigan.ipynb", "9.3", "wrong-target",
              "torch.mean((1 - g) ** 2) for g in generated_scores", "torch.mean(g**2) for g in generated_scores",
              exercises_only=True),
+    Mutation("10_vits.ipynb", "10.1", "flipped-sign",
+             "return torch.cat([x0, y1], dim=1), log_scale.sum(dim=(1, 2))",
+             "return torch.cat([x0, y1], dim=1), -log_scale.sum(dim=(1, 2))", exercises_only=True),
+    Mutation("10_vits.ipynb", "10.2", "mean-for-sum",
+             "log_likelihood = per_channel.sum(dim=1)", "log_likelihood = per_channel.mean(dim=1)", exercises_only=True),
+    Mutation("10_vits.ipynb", "10.3", "swapped-terms",
+             "per_element = prior_log_std - posterior_log_std - 0.5",
+             "per_element = posterior_log_std - prior_log_std - 0.5", exercises_only=True),
+    Mutation("10_vits.ipynb", "10.4", "round-for-ceil",
+             "durations = torch.ceil(torch.exp(log_duration) * length_scale)",
+             "durations = torch.round(torch.exp(log_duration) * length_scale)", exercises_only=True),
 ]  # fmt: skip
 
 

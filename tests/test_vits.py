@@ -375,3 +375,16 @@ def test_synthesize_with_the_stochastic_predictor_respects_masks_and_noise():
     assert (first.durations[1, 5:] == 0).all() and (first.durations[padding_mask(batch["token_lengths"], 9)] >= 1).all()
     with pytest.raises(ValueError, match="duration_noise_scale"):
         model.synthesize(batch["tokens"], batch["token_lengths"], stochastic=True, duration_noise_scale=-1.0)
+
+
+def test_the_gpu_preset_runs_one_training_step_on_cpu():
+    """The paper-size model (V1 decoder, 192-channel latent) takes one VAE + GAN step on a short batch."""
+    torch.manual_seed(0)
+    model = VITS(VITSConfig.preset("gpu"))
+    batch = fabricated_batch(waveform_lengths=(9000, 8400), token_lengths=(6, 4))
+    output = model(batch)
+    scored = model.discriminate(output.generated)
+    loss = output.loss + generator_adversarial_loss(scored.scores)
+    loss.backward()
+    assert torch.isfinite(loss) and output.generated.shape == (2, 32 * HOP)
+    assert all(p.grad is not None for p in model.generator.parameters())
