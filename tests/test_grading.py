@@ -665,3 +665,17 @@ def test_profile_banner_prints_only_under_ci(capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("ci profile: numbers below are smoke-test numbers")
     assert printed.count("\n") == 1
+
+
+def test_tensor_helpers_for_torch_lessons():
+    import torch
+
+    from minispeech.grading.checks import as_tensor, tensors_close
+
+    array = np.arange(6.0).reshape(2, 3).T  # not contiguous
+    tensor = as_tensor(array)
+    assert isinstance(tensor, torch.Tensor) and tensor.is_contiguous() and tensor.tolist() == array.tolist()
+    assert tensors_close(tensor + 1e-12, tensor)
+    assert not tensors_close(tensor + 1e-3, tensor)
+    assert not tensors_close(tensor.T, tensor)  # another shape
+    assert not tensors_close(array, tensor)  # not a tensor

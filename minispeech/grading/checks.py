@@ -5,6 +5,8 @@ assert_close     raise AssertionError naming the first wrong element (numbers, s
 check_function   call the student's and the reference function on each case and compare results
 check_equal      exact comparison of one value, with a one-line success message
 random_cases     a reproducible list of random cases built by a function of a NumPy Generator
+as_tensor        a NumPy array as a torch tensor (a contiguous copy's view), for torch lessons' cases
+tensors_close    True when a student's answer is a tensor of the expected shape and values (diagnoses)
 failed_case      (args, kwargs) of the case the last failed check_function call got wrong
 
 On success a check prints one line (`✓ name: 5 cases passed`); on failure it raises
@@ -397,3 +399,20 @@ def random_cases(seed: int, count: int, make_case: Callable[[np.random.Generator
     """
     rng = np.random.default_rng(seed)
     return [make_case(rng) for _ in range(count)]
+
+
+def as_tensor(array: np.ndarray):
+    """A NumPy array as a torch tensor sharing a contiguous copy's memory (torch imported lazily)."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def tensors_close(actual: Any, expected: Any, atol: float = 1e-9, rtol: float = 1e-7) -> bool:
+    """Same shape and values within the tolerance; False for anything that is not a tensor. For
+    diagnoses that compare an answer with the value a known mistake gives."""
+    import torch
+
+    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
+        return False
+    return bool(torch.allclose(actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from minispeech.grading.checks import check_function, random_cases
+from minispeech.grading.checks import as_tensor, check_function, random_cases
 
 MASK_HINT = (
     "Padded keys (mask False) must get weight exactly 0, so they leave the softmax before it is "
@@ -50,16 +50,10 @@ def _diagnose_attention(actual, expected, case) -> str | None:
     return None
 
 
-def _tensor(array: np.ndarray):
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array))
-
-
 def _mask(rng: np.random.Generator, batch_size: int, n_keys: int):
     """(B, T_k) keep-mask: row 0 is full, the others keep a random prefix of at least 1 key."""
     lengths = np.concatenate([[n_keys], rng.integers(1, n_keys + 1, batch_size - 1)])
-    return _tensor(np.arange(n_keys)[None, :] < lengths[:, None])
+    return as_tensor(np.arange(n_keys)[None, :] < lengths[:, None])
 
 
 def _attention_module(kind: str, seed: int, query_size: int, key_size: int):
@@ -92,12 +86,12 @@ def _attention_case(kind: str, rng: np.random.Generator, fixed: bool = False) ->
     )
     case = {
         "attention": _attention_module(kind, int(rng.integers(1 << 30)), query_size, key_size),
-        "query": _tensor(rng.normal(size=(batch_size, query_size))),
-        "keys": _tensor(rng.normal(size=(batch_size, n_keys, key_size))),
-        "values": _tensor(rng.normal(size=(batch_size, n_keys, value_size))),
+        "query": as_tensor(rng.normal(size=(batch_size, query_size))),
+        "keys": as_tensor(rng.normal(size=(batch_size, n_keys, key_size))),
+        "values": as_tensor(rng.normal(size=(batch_size, n_keys, value_size))),
     }
     if kind == "location":
-        case["cumulative_weights"] = _tensor(rng.uniform(0.0, 2.0, (batch_size, n_keys)))
+        case["cumulative_weights"] = as_tensor(rng.uniform(0.0, 2.0, (batch_size, n_keys)))
     if fixed:
         case["mask"] = _mask(rng, batch_size, n_keys) if kind == "location" else None
     else:
@@ -115,7 +109,7 @@ def check_additive_attention(student_additive_attention: Callable) -> None:
     rng = np.random.default_rng(0)
     cases = [_attention_case("content", rng, fixed=True)]
     masked = _attention_case("content", rng, fixed=True)
-    masked["mask"] = _tensor(np.array([[True] * 4, [True, True, False, False]]))
+    masked["mask"] = as_tensor(np.array([[True] * 4, [True, True, False, False]]))
     cases.append(masked)
     cases += random_cases(51, 12, lambda rng: _attention_case("content", rng))
     check_function(
@@ -179,16 +173,16 @@ def _decoder_case(attention: str, rng: np.random.Generator) -> dict:
     speller = LAS(config).speller.double().eval()
     batch_size, n_frames, encoder_size = int(rng.integers(1, 4)), int(rng.integers(1, 8)), 6
     mask = _mask(rng, batch_size, n_frames)
-    encoder = _tensor(rng.normal(size=(batch_size, n_frames, encoder_size))) * mask[:, :, None]
-    weights = _tensor(rng.dirichlet(np.ones(n_frames), batch_size)) * mask
+    encoder = as_tensor(rng.normal(size=(batch_size, n_frames, encoder_size))) * mask[:, :, None]
+    weights = as_tensor(rng.dirichlet(np.ones(n_frames), batch_size)) * mask
     state = DecoderState(
-        hidden=_tensor(rng.normal(size=(batch_size, 5))), cell=_tensor(rng.normal(size=(batch_size, 5))),
-        context=_tensor(rng.normal(size=(batch_size, encoder_size))),
+        hidden=as_tensor(rng.normal(size=(batch_size, 5))), cell=as_tensor(rng.normal(size=(batch_size, 5))),
+        context=as_tensor(rng.normal(size=(batch_size, encoder_size))),
         cumulative_weights=weights * float(rng.integers(0, 5)), weights=weights,
     )  # fmt: skip
     return {
         "speller": speller,
-        "previous_tokens": _tensor(rng.integers(0, config.vocabulary_size, batch_size)),
+        "previous_tokens": as_tensor(rng.integers(0, config.vocabulary_size, batch_size)),
         "state": state,
         "encoder": encoder,
         "projected_keys": speller.attention.project_keys(encoder).detach(),

@@ -17,15 +17,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from minispeech.grading.checks import check_function, random_cases
+from minispeech.grading.checks import as_tensor, check_function, random_cases
 
 DROPOUT_SEED = 7
-
-
-def _tensor(array: np.ndarray):
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array))
 
 
 def _lengths_mask(lengths, max_length: int):
@@ -120,7 +114,7 @@ def _group_case(rng: np.random.Generator, fixed: bool = False) -> dict:
         r, n_mels = int(rng.integers(1, 5)), int(rng.integers(1, 5))
         lengths = rng.integers(1, 12, int(rng.integers(1, 4))).tolist()
     n_frames = max(lengths)
-    mel = _tensor(rng.normal(size=(len(lengths), n_frames, n_mels)))
+    mel = as_tensor(rng.normal(size=(len(lengths), n_frames, n_mels)))
     # zeros past each length, like tts_collate
     mel = mel * _lengths_mask(lengths, n_frames)[:, :, None]
     return {"mel": mel, "mel_lengths": torch.tensor(lengths), "r": r}
@@ -201,14 +195,14 @@ def _decoder_case(rng: np.random.Generator, prenet_dropout: float = 0.5) -> dict
     batch_size, n_tokens = int(rng.integers(1, 4)), int(rng.integers(1, 7))
     lengths = np.concatenate([[n_tokens], rng.integers(1, n_tokens + 1, batch_size - 1)])
     mask = _lengths_mask(lengths, n_tokens)
-    memory = _tensor(rng.normal(size=(batch_size, n_tokens, memory_size))) * mask[:, :, None]
-    weights = _tensor(rng.dirichlet(np.ones(n_tokens), batch_size)) * mask
-    hidden = [_tensor(rng.normal(size=(batch_size, 5))) for _ in range(4)]
-    state = DecoderState(*hidden, context=_tensor(rng.normal(size=(batch_size, memory_size))),
+    memory = as_tensor(rng.normal(size=(batch_size, n_tokens, memory_size))) * mask[:, :, None]
+    weights = as_tensor(rng.dirichlet(np.ones(n_tokens), batch_size)) * mask
+    hidden = [as_tensor(rng.normal(size=(batch_size, 5))) for _ in range(4)]
+    state = DecoderState(*hidden, context=as_tensor(rng.normal(size=(batch_size, memory_size))),
                          cumulative_weights=weights * float(rng.integers(0, 5)), weights=weights)  # fmt: skip
     return {
         "decoder": decoder,
-        "previous_frame": _tensor(rng.normal(-3.0, 2.0, size=(batch_size, 8))),
+        "previous_frame": as_tensor(rng.normal(-3.0, 2.0, size=(batch_size, 8))),
         "state": state,
         "memory": memory,
         "projected_keys": decoder.attention.project_keys(memory).detach(),
@@ -321,7 +315,7 @@ def _postnet_case(rng: np.random.Generator) -> dict:
     batch_size, n_steps = int(rng.integers(1, 4)), int(rng.integers(1, 6))
     n_frames = int(rng.integers((n_steps - 1) * r + 1, n_steps * r + 1))
     lengths = np.concatenate([[n_frames], rng.integers(1, n_frames + 1, batch_size - 1)])
-    return {"model": model, "frames": _tensor(rng.normal(-4.0, 2.0, size=(batch_size, n_steps, r * 6))),
+    return {"model": model, "frames": as_tensor(rng.normal(-4.0, 2.0, size=(batch_size, n_steps, r * 6))),
             "mel_lengths": torch.tensor(lengths), "n_frames": n_frames}  # fmt: skip
 
 

@@ -21,15 +21,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from minispeech.grading.checks import check_function, random_cases
+from minispeech.grading.checks import as_tensor, check_function, random_cases
 
 # --- 8.1 the length regulator ------------------------------------------------------------------
-
-
-def _tensor(array: np.ndarray):
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array))
 
 
 def _lengths_mask(lengths, max_length: int):
@@ -50,7 +44,7 @@ def _regulate_case(rng: np.random.Generator) -> dict:
     durations[:, 0] = np.maximum(durations[:, 0], 1)  # every item at least one frame
     durations = durations * _lengths_mask(token_lengths, n_tokens).numpy()  # 0 on padding tokens
     hidden = rng.normal(size=(batch_size, n_tokens, int(rng.integers(1, 5))))
-    return {"hidden": _tensor(hidden), "durations": _tensor(durations),
+    return {"hidden": as_tensor(hidden), "durations": as_tensor(durations),
             "speed": float(rng.choice([1.0, 1.0, 2.0, 0.5, 1.25, 0.8]))}  # fmt: skip
 
 
@@ -202,7 +196,7 @@ def _pitch_case(rng: np.random.Generator, config=None) -> dict:
         config.log_f0_min - margin, config.log_f0_max + margin, (batch_size, n_tokens)
     )
     f0 = np.where(rng.random((batch_size, n_tokens)) < 0.25, 0.0, np.exp(log_f0))  # 0 = unvoiced
-    return {"phoneme_f0": _tensor(f0), "config": config}
+    return {"phoneme_f0": as_tensor(f0), "config": config}
 
 
 def _pitch_fixed_cases() -> list[dict]:
@@ -448,11 +442,11 @@ def _soft_case(rng: np.random.Generator, with_prior: bool | None = None) -> dict
     token_lengths = np.concatenate([[n_tokens], rng.integers(1, n_tokens, batch_size - 1)])
     with_prior = rng.random() < 0.5 if with_prior is None else with_prior
     prior = rng.normal(-2.0, 1.0, (batch_size, n_frames, n_tokens)) if with_prior else None
-    return {"queries": _tensor(rng.normal(size=(batch_size, n_frames, size))),
-            "keys": _tensor(rng.normal(size=(batch_size, n_tokens, size))),
+    return {"queries": as_tensor(rng.normal(size=(batch_size, n_frames, size))),
+            "keys": as_tensor(rng.normal(size=(batch_size, n_tokens, size))),
             "token_mask": _lengths_mask(token_lengths, n_tokens),
             "temperature": float(rng.choice([0.5, 1.0, 0.2, 2.0])),
-            "log_prior": None if prior is None else _tensor(prior)}  # fmt: skip
+            "log_prior": None if prior is None else as_tensor(prior)}  # fmt: skip
 
 
 def _reference_soft(queries, keys, token_mask, temperature, log_prior=None):

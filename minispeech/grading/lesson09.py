@@ -19,26 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from minispeech.grading.checks import check_function, random_cases
+from minispeech.grading.checks import as_tensor, check_function, random_cases, tensors_close
 
 LEAKY_RELU_SLOPE = 0.1  # the generator's, minispeech.nn.generator.LEAKY_RELU_SLOPE
-
-
-def _tensor(array: np.ndarray):
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array))
-
-
-def _close(actual, expected, atol: float = 1e-9, rtol: float = 1e-7) -> bool:
-    """Same shape and values within the tolerance; False for anything that is not a tensor."""
-    import torch
-
-    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
-        return False
-    return bool(
-        torch.allclose(actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol)
-    )
 
 
 # --- 9.1 the multi-receptive-field fusion ------------------------------------------------------
@@ -79,7 +62,7 @@ def _fusion_case(rng: np.random.Generator, resblock: int | None = None, kernel_s
                     parameter.uniform_(0.5, 1.5)
                 elif name.endswith("bias"):
                     parameter.uniform_(-0.3, 0.3)
-    x = _tensor(rng.normal(size=(batch_size, channels, length)))
+    x = as_tensor(rng.normal(size=(batch_size, channels, length)))
     return {"x": x, "blocks": _layers(fusion)}
 
 
@@ -178,7 +161,7 @@ def _diagnose_fusion(actual, expected, case) -> str | None:
                 "and the mean of their outputs have it")  # fmt: skip
     with torch.no_grad():
         for what, output in _fusion_mistakes(case["x"], case["blocks"]).items():
-            if _close(actual, output):
+            if tensors_close(actual, output):
                 return what
     return None
 
@@ -204,7 +187,7 @@ def check_multi_receptive_field(student_multi_receptive_field: Callable) -> None
 def _reshape_case(rng: np.random.Generator) -> tuple:
     period = int(rng.choice([2, 3, 5, 7, 11, 4, 6, 13]))
     length = int(rng.integers(period, 8 * period + 1))  # >= period: a reflection needs T > padding
-    return (_tensor(rng.normal(size=(int(rng.integers(1, 4)), length))), period)
+    return (as_tensor(rng.normal(size=(int(rng.integers(1, 4)), length))), period)
 
 
 def _reshape_fixed_cases() -> list:
@@ -282,12 +265,12 @@ def _diagnose_reshape(actual, expected, case) -> str | None:
                 "adds a row")  # fmt: skip
     if length % period and shape == (batch_size, 1, length // period, period):
         kept = waveform[:, : length - length % period].reshape(batch_size, 1, -1, period)
-        if _close(actual, kept, atol=0.0, rtol=0.0):
+        if tensors_close(actual, kept, atol=0.0, rtol=0.0):
             return (f"the last T % p = {length % period} samples are dropped; pad the waveform up "
                     "to the next multiple of p instead, so that no sample is lost")  # fmt: skip
         return "the image has one row too few: pad the waveform up to the next multiple of p"
     for what, image in _reshape_mistakes(waveform, period).items():
-        if _close(actual, image, atol=0.0, rtol=0.0):
+        if tensors_close(actual, image, atol=0.0, rtol=0.0):
             return what
     return None
 
@@ -318,14 +301,14 @@ def _losses_case(rng: np.random.Generator, n_discriminators: int | None = None) 
     real_scores, generated_scores, real_features, generated_features = [], [], [], []
     for _ in range(n_discriminators):
         n_scores = int(rng.integers(1, 12))
-        real_scores.append(_tensor(rng.normal(0.7, 0.6, (batch_size, n_scores))))
-        generated_scores.append(_tensor(rng.normal(0.3, 0.6, (batch_size, n_scores))))
+        real_scores.append(as_tensor(rng.normal(0.7, 0.6, (batch_size, n_scores))))
+        generated_scores.append(as_tensor(rng.normal(0.3, 0.6, (batch_size, n_scores))))
         n_layers = int(rng.integers(1, 5))
         shapes = [
             (batch_size, *rng.integers(1, 6, int(rng.integers(1, 4)))) for _ in range(n_layers)
         ]
-        real_features.append([_tensor(rng.normal(size=shape)) for shape in shapes])
-        generated_features.append([_tensor(rng.normal(size=shape)) for shape in shapes])
+        real_features.append([as_tensor(rng.normal(size=shape)) for shape in shapes])
+        generated_features.append([as_tensor(rng.normal(size=shape)) for shape in shapes])
     return {"real_scores": real_scores, "generated_scores": generated_scores,
             "real_features": real_features, "generated_features": generated_features}  # fmt: skip
 
@@ -429,17 +412,17 @@ def _diagnose_losses(actual, expected, case) -> str | None:
                 "computation in torch (no .item(), no NumPy)")  # fmt: skip
     if any(loss.dim() != 0 for loss in actual):
         return "each loss is a scalar, a 0-dim tensor: reduce every term to a single number"
-    right = [_close(loss, want) for loss, want in zip(actual, expected, strict=True)]
+    right = [tensors_close(loss, want) for loss, want in zip(actual, expected, strict=True)]
     if all(right):
         return None
-    if all(any(_close(loss, want) for want in expected) for loss in actual) and all(
-        any(_close(loss, want) for loss in actual) for want in expected
+    if all(any(tensors_close(loss, want) for want in expected) for loss in actual) and all(
+        any(tensors_close(loss, want) for loss in actual) for want in expected
     ):
         return "the three losses are in the wrong order: (discriminator, adversarial, feature_matching)"
     name = LOSS_NAMES[right.index(False)]
     with torch.no_grad():
         for what, value in _loss_mistakes(**case)[name].items():
-            if _close(actual[LOSS_NAMES.index(name)], value):
+            if tensors_close(actual[LOSS_NAMES.index(name)], value):
                 return f"{name.replace('_', ' ')}: {what}"
     return None
 

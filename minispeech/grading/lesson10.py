@@ -18,22 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from minispeech.grading.checks import check_function, random_cases
-
-
-def _tensor(array: np.ndarray):
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array))
-
-
-def _close(actual, expected, atol: float = 1e-9, rtol: float = 1e-7) -> bool:
-    """Same shape and values within the tolerance; False for anything that is not a tensor."""
-    import torch
-
-    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
-        return False
-    return bool(torch.allclose(actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol))
+from minispeech.grading.checks import as_tensor, check_function, random_cases, tensors_close
 
 
 def _mask(rng: np.random.Generator, batch_size: int, length: int) -> np.ndarray:
@@ -75,8 +60,8 @@ def _coupling_case(rng: np.random.Generator, reverse: bool | None = None) -> dic
             layer.post.weight.normal_(0.0, 0.4)
             layer.post.bias.uniform_(-0.3, 0.3)
     keep = _mask(rng, batch_size, length)
-    mask = _tensor(keep[:, None, :].astype(np.float64))  # (B, 1, T)
-    x = _tensor(rng.normal(size=(batch_size, channels, length))) * mask  # zero-padded
+    mask = as_tensor(keep[:, None, :].astype(np.float64))  # (B, 1, T)
+    x = as_tensor(rng.normal(size=(batch_size, channels, length))) * mask  # zero-padded
     reverse = bool(rng.integers(0, 2)) if reverse is None else reverse
     return {"x": x, "mask": mask, "shift_and_log_scale": ShiftAndLogScale(layer), "reverse": reverse}
 
@@ -133,7 +118,7 @@ def _diagnose_coupling(actual, expected, case) -> str | None:
             return "with reverse=True return the reconstructed x alone, not a tuple: the log|det| is a forward quantity"
         candidates = _coupling_mistakes(**case)
         for what, value in candidates.items():
-            if _close(actual, value):
+            if tensors_close(actual, value):
                 return what
         return None
     if not isinstance(actual, tuple) or len(actual) != 2:
@@ -143,7 +128,7 @@ def _diagnose_coupling(actual, expected, case) -> str | None:
         return "log_determinant has one value per sentence, shape (B,): sum over channels and frames only"
     with torch.no_grad():
         for what, (want_y, want_log_determinant) in _coupling_mistakes(**case).items():
-            if _close(y, want_y) and _close(log_determinant, want_log_determinant):
+            if tensors_close(y, want_y) and tensors_close(log_determinant, want_log_determinant):
                 return what
     return None
 
@@ -171,10 +156,10 @@ def _likelihood_case(rng: np.random.Generator, square: bool = False) -> tuple:
     tokens = int(rng.integers(1, 7))
     frames = tokens if square else int(rng.integers(tokens, 3 * tokens + 3))
     text_mask, frame_mask = _mask(rng, batch_size, tokens), _mask(rng, batch_size, frames)
-    z_p = _tensor(rng.normal(size=(batch_size, channels, frames)))
-    prior_mean = _tensor(rng.normal(size=(batch_size, channels, tokens)))
-    prior_log_std = _tensor(rng.uniform(-1.0, 0.7, size=(batch_size, channels, tokens)))
-    return (z_p, prior_mean, prior_log_std, _tensor(text_mask), _tensor(frame_mask))
+    z_p = as_tensor(rng.normal(size=(batch_size, channels, frames)))
+    prior_mean = as_tensor(rng.normal(size=(batch_size, channels, tokens)))
+    prior_log_std = as_tensor(rng.uniform(-1.0, 0.7, size=(batch_size, channels, tokens)))
+    return (z_p, prior_mean, prior_log_std, as_tensor(text_mask), as_tensor(frame_mask))
 
 
 def _likelihood_fixed_cases() -> list[tuple]:
@@ -233,11 +218,11 @@ def _diagnose_likelihood(actual, expected, case) -> str | None:
     batch_size, tokens, frames = expected.shape
     if tuple(actual.shape) == (batch_size, frames, tokens) and tokens != frames:
         return "rows are tokens and columns frames: (B, T_txt, T_mel), yours is transposed"
-    if tokens == frames and _close(actual, expected.transpose(1, 2)):
+    if tokens == frames and tensors_close(actual, expected.transpose(1, 2)):
         return "rows are tokens and columns frames: (B, T_txt, T_mel), yours is transposed"
     with torch.no_grad():
         for what, value in _likelihood_mistakes(*case).items():
-            if _close(actual, value):
+            if tensors_close(actual, value):
                 return what
     return None
 
@@ -262,11 +247,11 @@ def check_alignment_likelihood(student_alignment_log_likelihood: Callable) -> No
 
 def _kl_case(rng: np.random.Generator) -> tuple:
     batch_size, channels, frames = int(rng.integers(1, 4)), int(rng.integers(1, 6)), int(rng.integers(2, 12))
-    mask = _tensor(_mask(rng, batch_size, frames)[:, None, :].astype(np.float64))  # (B, 1, T)
-    z_p = _tensor(rng.normal(size=(batch_size, channels, frames)))  # nonzero on padding too
-    posterior_log_std = _tensor(rng.uniform(-1.5, 0.5, size=(batch_size, channels, frames)))
-    prior_mean = _tensor(rng.normal(size=(batch_size, channels, frames)))
-    prior_log_std = _tensor(rng.uniform(-1.0, 0.7, size=(batch_size, channels, frames)))
+    mask = as_tensor(_mask(rng, batch_size, frames)[:, None, :].astype(np.float64))  # (B, 1, T)
+    z_p = as_tensor(rng.normal(size=(batch_size, channels, frames)))  # nonzero on padding too
+    posterior_log_std = as_tensor(rng.uniform(-1.5, 0.5, size=(batch_size, channels, frames)))
+    prior_mean = as_tensor(rng.normal(size=(batch_size, channels, frames)))
+    prior_log_std = as_tensor(rng.uniform(-1.0, 0.7, size=(batch_size, channels, frames)))
     return (z_p, posterior_log_std, prior_mean, prior_log_std, mask)
 
 
@@ -327,7 +312,7 @@ def _diagnose_kl(actual, expected, case) -> str | None:
         return "the KL term is one number, a 0-dim tensor: sum over channels and frames, divide by mask.sum()"
     with torch.no_grad():
         for what, value in _kl_mistakes(*case).items():
-            if _close(actual, value):
+            if tensors_close(actual, value):
                 return what
     return None
 
@@ -350,9 +335,9 @@ def check_kl(student_kl_loss: Callable) -> None:
 
 def _durations_case(rng: np.random.Generator) -> tuple:
     batch_size, tokens = int(rng.integers(1, 4)), int(rng.integers(1, 9))
-    log_duration = _tensor(rng.uniform(-1.0, 2.2, size=(batch_size, tokens)))  # nonzero on padding too
+    log_duration = as_tensor(rng.uniform(-1.0, 2.2, size=(batch_size, tokens)))  # nonzero on padding too
     length_scale = float(rng.choice([1.0, 1.0, 0.7, 1.3, 2.0]))
-    return (log_duration, _tensor(_mask(rng, batch_size, tokens)), length_scale)
+    return (log_duration, as_tensor(_mask(rng, batch_size, tokens)), length_scale)
 
 
 def _durations_fixed_cases() -> list[tuple]:
@@ -401,9 +386,9 @@ def _diagnose_durations(actual, expected, case) -> str | None:
     want_durations, want_path = expected
     if not isinstance(durations, torch.Tensor) or durations.is_floating_point():
         return "durations are whole frames: an int64 tensor (.long())"
-    if not _close(durations, want_durations, atol=0, rtol=0):
+    if not tensors_close(durations, want_durations, atol=0, rtol=0):
         for what, value in _durations_mistakes(*case).items():
-            if _close(durations, value, atol=0, rtol=0):
+            if tensors_close(durations, value, atol=0, rtol=0):
                 return what
         return None
     if not isinstance(path, torch.Tensor):
@@ -415,7 +400,7 @@ def _diagnose_durations(actual, expected, case) -> str | None:
         return "T_mel is the longest sentence's frame count (the max over the batch of each sentence's sum), not the batch's total"
     if path.shape == want_path.shape:
         shifted = torch.nn.functional.pad(want_path, (1, 0))[:, :, :frames]
-        if _close(path, shifted, atol=0, rtol=0):
+        if tensors_close(path, shifted, atol=0, rtol=0):
             return "token i covers frames [d_0 + ... + d_(i-1), d_0 + ... + d_i): yours starts one frame late"
     return None
 
