@@ -238,3 +238,31 @@ def test_the_gpu_preset_runs_one_training_step_on_a_cpu():
     first_layer = model.encoder.conv_pre.parametrizations.weight.original1.grad
     assert first_layer is not None and torch.isfinite(first_layer).all() and first_layer.abs().sum() > 0
     assert model.eval().encode(noise(1, 321), n_quantizers=2).shape == (1, 2, 2)  # strides (2, 4, 5, 8)
+
+
+def test_warm_start_copies_a_matching_vocoder_and_names_what_differs():
+    from minispeech.models.hifigan import HiFiGAN, HiFiGANConfig
+
+    vocoder = HiFiGAN(HiFiGANConfig.preset("ci"))
+    assert CI.decoder == vocoder.config.generator  # the ci presets match too
+    model = ci_model()
+    codec.warm_start_decoder(model, vocoder)
+    z = torch.randn(1, 80, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(model.decoder(z), vocoder.generator(z))
+    narrow = dataclasses.replace(CI, latent_dim=8, decoder=dataclasses.replace(CI.decoder, n_mels=8),
+                                 quantizer=dataclasses.replace(CI.quantizer, quantizer=dataclasses.replace(
+                                     CI.quantizer.quantizer, dim=8)))  # fmt: skip
+    with pytest.raises(ValueError, match=r"n_mels \(80 vs 8\)"):
+        codec.warm_start_decoder(Codec(narrow), vocoder)
+    # lesson 11 warm-starts the cpu codec from lesson 09's cpu vocoder
+    assert CodecConfig.preset("cpu").decoder == HiFiGANConfig.preset("cpu").generator
+
+
+def test_the_latent_has_one_frame_per_hop_of_the_zero_padded_waveform():
+    model = ci_model().eval()
+    x = noise(2, 3 * HOP + 7)
+    latent = model.latent(x)
+    assert latent.shape == (2, CI.latent_dim, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(latent, model.encoder(F.pad(x, (0, HOP - 7))))

@@ -104,3 +104,30 @@ def test_bad_arguments_are_named(corpus, tmp_path):
     empty.write_text("")
     with pytest.raises(ValueError, match="no utterances"):
         SpeechDataset(empty)
+
+
+def test_waveform_segments_are_seeded_windows_zero_padded_at_the_end(tmp_path):
+    import soundfile
+
+    from minispeech.data import WaveformSegments
+
+    rows = []
+    for name, length in (("long", 5000), ("short", 300)):
+        path = tmp_path / f"{name}.wav"
+        soundfile.write(path, (np.arange(length) / 8192).astype(np.float32), 22050, subtype="FLOAT")  # a ramp
+        rows.append({"audio": str(path), "speaker": name})
+    segments = WaveformSegments(rows, 22050, 1024, seed=3)
+    long_segment, short_segment = segments[0]["waveform_segment"], segments[1]["waveform_segment"]
+    assert long_segment.shape == short_segment.shape == (1024,)
+    ramp = np.arange(5000) / 8192
+    start = int(round(float(long_segment[0]) * 8192))  # the ramp's first value says where the window starts
+    assert 0 <= start <= 5000 - 1024 and np.allclose(long_segment.numpy(), ramp[start : start + 1024])
+    assert np.allclose(short_segment[:300].numpy(), ramp[:300]) and not short_segment[300:].any()
+    assert torch.equal(segments[0]["waveform_segment"], long_segment)  # same epoch, same window
+    starts = set()
+    for epoch in range(6):
+        segments.set_epoch(epoch)
+        starts.add(float(segments[0]["waveform_segment"][0]))
+    assert len(starts) > 1  # new epochs, new windows
+    with pytest.raises(ValueError, match="rows is empty"):
+        WaveformSegments([], 22050, 1024)

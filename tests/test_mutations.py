@@ -106,6 +106,16 @@ MUTATIONS = [
     Mutation("10_vits.ipynb", "10.4", "round-for-ceil",
              "durations = torch.ceil(torch.exp(log_duration) * length_scale)",
              "durations = torch.round(torch.exp(log_duration) * length_scale)", exercises_only=True),
+    Mutation("11_codec.ipynb", "11.1", "no-straight-through",
+             "return x + (quantized - x).detach(), codes", "return quantized, codes", exercises_only=True),
+    Mutation("11_codec.ipynb", "11.2", "flipped-sign",
+             "residual = residual - chosen", "residual = residual + chosen", exercises_only=True),
+    Mutation("11_codec.ipynb", "11.3", "swapped-decay",
+             "cluster_size = decay * cluster_size + (1 - decay) * counts",
+             "cluster_size = (1 - decay) * cluster_size + decay * counts", exercises_only=True),
+    Mutation("11_codec.ipynb", "11.4", "natural-log",
+             "return n_quantizers * math.log2(codebook_size) * sample_rate / hop_length",
+             "return n_quantizers * math.log(codebook_size) * sample_rate / hop_length", exercises_only=True),
 ]  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 tiny_corpus, build_tiny_corpus, default_data_root, CorpusConfig, SPEAKERS   (corpus.py)
 prepared_manifest                                    a real corpus's data_scripts/ manifest (corpus.py)
 folder_manifest, read_manifest, write_manifest                             (manifest.py)
-SpeechDataset, collate, LengthBucketSampler                                (dataset.py, imports torch)
+SpeechDataset, collate, LengthBucketSampler, WaveformSegments              (dataset.py, imports torch)
 tts_corpus, build_tts_corpus, load_tts_split, mel_statistics, phoneme_averages, TTSCorpusConfig (tts.py)
 encode_text   text -> TTS phoneme tokens                                   (tts_tokens.py)
 TTSDataset, tts_collate                                                    (tts_dataset.py, imports torch)
@@ -31,7 +31,7 @@ from minispeech.data.tts import (TTSCorpusConfig, build_tts_corpus, load_tts_spl
 from minispeech.data.tts_tokens import encode_text
 from minispeech.data.voices import VoicePoolConfig, build_voice_pool, voice_pool
 
-_TORCH_NAMES = ("SpeechDataset", "collate", "LengthBucketSampler", "pad_sequences")
+_TORCH_NAMES = ("SpeechDataset", "collate", "LengthBucketSampler", "pad_sequences", "WaveformSegments")
 _TTS_TORCH_NAMES = ("TTSDataset", "tts_collate")
 
 

@@ -3,6 +3,7 @@
 SpeechDataset        one utterance -> waveform or log-mel (cached on disk), token ids, text
 collate              pad a list of items into a batch with lengths
 LengthBucketSampler  batches of similar length (less padding), shuffled per epoch, seeded
+WaveformSegments     random fixed-length windows of manifest rows' waveforms (codec training)
 feature_cache_path   where log-mels for a manifest and MelConfig are cached
 
 Shapes   features (T_mel, n_mels) per item, (B, T_mel, n_mels) per batch; waveform (T_wav,);
@@ -357,3 +358,39 @@ class LengthBucketSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return len(self._batches())
+
+
+class WaveformSegments(torch.utils.data.Dataset):
+    """Random windows of segment_samples samples from the waveforms of manifest rows, for models that
+    train on audio alone (lesson 11's codec).
+
+    rows: manifest rows (read_manifest), loaded at sample_rate (resampled when a file's rate differs).
+    Item i: {"waveform_segment" (segment_samples,) float32, "speaker", "index"}: a window of utterance i
+    starting at a random sample, zero-padded at its end when the utterance is shorter. The start depends on
+    (seed, epoch, i) only: call set_epoch(n) each epoch for new windows; the same epoch gives the same ones.
+    The default collate stacks items into {"waveform_segment" (B, segment_samples), ...}.
+    """
+
+    def __init__(self, rows: list[dict], sample_rate: int, segment_samples: int, seed: int = 0) -> None:
+        if not rows:
+            raise ValueError("WaveformSegments: rows is empty; pass manifest rows (read_manifest(path))")
+        if segment_samples < 1:
+            raise ValueError(f"WaveformSegments: segment_samples must be >= 1, got {segment_samples}")
+        self.rows, self.sample_rate, self.segment_samples = list(rows), sample_rate, segment_samples
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict:
+        row = self.rows[index]
+        waveform, _ = load(row["audio"], sr=self.sample_rate)  # (T_wav,)
+        spare = len(waveform) - self.segment_samples
+        start = int(np.random.default_rng((self.seed, self.epoch, index)).integers(spare + 1)) if spare > 0 else 0
+        segment = np.zeros(self.segment_samples, np.float32)
+        window = waveform[start : start + self.segment_samples]
+        segment[: len(window)] = window
+        return {"waveform_segment": torch.from_numpy(segment), "speaker": row["speaker"], "index": index}

@@ -9,8 +9,10 @@ EncoderBlock    residual units (dilations 1, 3, 9), then a strided convolution: 
 Encoder         waveform (B, T_wav) -> latent (B, D, T_frames), T_frames = T_wav / hop
 Codec           encoder -> ResidualVectorQuantizer (nn/quantize.py) -> decoder (nn/generator's HiFi-GAN
                 generator reading D latent channels instead of mels); forward(waveform) -> CodecOutput
-                (reconstruction, codes, every loss named, codebook usage); encode(waveform) -> codes;
+                (reconstruction, codes, every loss named, codebook usage); latent(waveform) -> the encoder's
+                output; encode(waveform) -> codes;
                 decode(codes) -> waveform; discriminate(waveform) for the GAN phase
+warm_start_decoder  copy lesson 09's HiFi-GAN generator into the decoder (the cpu presets' layouts match)
 artifact_path, load_pretrained  where lesson 11 saves the trained codec; it, in eval mode
 
 The pipeline: waveform (B, T_wav) --pad--> (B, T_frames * hop) --encoder--> latent (B, D, T_frames)
@@ -74,7 +76,8 @@ from minispeech.nn.quantize import (
 
 TRAIN_HINT = "run lessons/11_codec.ipynb (its training section trains and saves the codec)"
 PRE_POST_KERNEL_SIZE = 7  # the encoder's first and last convolution (SEANet's)
-V3_DECODER = GeneratorConfig(n_mels=64, upsample_rates=(8, 8, 4), upsample_kernel_sizes=(16, 16, 8),
+# HiFi-GAN V3's layout at 128 channels reading 80 latent channels: lesson 09's cpu generator exactly
+V3_DECODER = GeneratorConfig(n_mels=80, upsample_rates=(8, 8, 4), upsample_kernel_sizes=(16, 16, 8),
                              upsample_initial_channels=128, resblock=2, resblock_kernel_sizes=(3, 5, 7),
                              resblock_dilations=((1, 2), (2, 6), (3, 12)))  # fmt: skip
 # HiFi-GAN's cpu-preset discriminators: the paper's layout, 8x narrower
@@ -90,9 +93,9 @@ class CodecConfig:
     encoder_strides: tuple[int, ...] = (4, 4, 4, 4)  # product = hop (256: 86.13 frames/s at 22,050 Hz)
     residual_kernel_size: int = 7  # the dilated convolution of each residual unit (odd)
     residual_dilations: tuple[int, ...] = (1, 3, 9)  # one residual unit per dilation, before every stride
-    latent_dim: int = 64  # D: the encoder's output channels = the code size = the decoder's input channels
+    latent_dim: int = 80  # D: the encoder's output channels = the code size = the decoder's input channels
     quantizer: ResidualQuantizerConfig = ResidualQuantizerConfig(
-        QuantizerConfig(dim=64, codebook_size=256), n_quantizers=8, quantizer_dropout=0.5)  # fmt: skip
+        QuantizerConfig(dim=80, codebook_size=256), n_quantizers=8, quantizer_dropout=0.5)  # fmt: skip
     decoder: GeneratorConfig = V3_DECODER  # its n_mels = latent_dim, its upsampling product = the hop
     mel: MelConfig = MelConfig()  # the mel loss's front end; mel.sample_rate = sample_rate
     discriminators: bool = True  # build MPD + MSD for the GAN phase (they take no part in forward)
@@ -148,17 +151,18 @@ class CodecConfig:
 
     @classmethod
     def preset(cls, profile: str) -> CodecConfig:
-        """ci: seconds (4 codebooks of 16 codes, 1.4 kbps; 0.05 M parameters); cpu: the defaults, 8 x 256 codes
-        = 5.5 kbps at 22,050 Hz, a 1.0 M encoder and HiFi-GAN V3's layout at 128 channels as the decoder
-        (0.39 M), about 0.35 s per step of 8 x 8,192 samples on 2 cores; gpu: 24 kHz, EnCodec's strides
+        """ci: seconds (4 codebooks of 16 codes, 1.4 kbps; lesson 09's ci generator as the decoder); cpu: the defaults, 8 x 256 codes
+        = 5.5 kbps at 22,050 Hz, a 1.0 M encoder with an 80-channel latent and, as the decoder, lesson 09's cpu
+        generator (HiFi-GAN V3's layout at 128 channels, 0.40 M; warm_start_decoder copies it), about 0.35 s
+        per step of 8 x 8,192 samples on 2 cores; gpu: 24 kHz, EnCodec's strides
         (2, 4, 5, 8) = 320 (75 Hz), 8 x 1024 codes = 6 kbps, a 5.1 M encoder and a V1-sized decoder (14 M)."""
         quantizer = ResidualQuantizerConfig(QuantizerConfig(dim=128, codebook_size=1024), n_quantizers=8,
                                             quantizer_dropout=0.5)  # fmt: skip
         presets = {
-            "ci": cls(encoder_channels=4, residual_dilations=(1, 3), latent_dim=8,
-                      quantizer=ResidualQuantizerConfig(QuantizerConfig(dim=8, codebook_size=16, kmeans_iterations=2),
+            "ci": cls(encoder_channels=4, residual_dilations=(1, 3), latent_dim=80,
+                      quantizer=ResidualQuantizerConfig(QuantizerConfig(dim=80, codebook_size=16, kmeans_iterations=2),
                                                         n_quantizers=4, quantizer_dropout=0.5),
-                      decoder=dataclasses.replace(V3_DECODER, n_mels=8, upsample_initial_channels=16,
+                      decoder=dataclasses.replace(V3_DECODER, upsample_initial_channels=16,
                                                   resblock_kernel_sizes=(3,), resblock_dilations=((1, 2),)),
                       discriminator=DiscriminatorConfig(periods=(2, 3), period_channels=(4, 8, 8), scales=1,
                                                         scale_channels=(4, 4, 8, 8, 8, 8, 8),
@@ -288,8 +292,9 @@ class Codec(nn.Module):
                              "encode/decode for shorter audio")  # fmt: skip
         return waveform.to(self.encoder.conv_pre.bias)
 
-    def _encode_latent(self, waveform: torch.Tensor) -> torch.Tensor:
-        """waveform (B, T_wav) -> latent (B, D, ceil(T_wav / hop)), the waveform zero-padded at its end."""
+    def latent(self, waveform: torch.Tensor) -> torch.Tensor:
+        """waveform (B, T_wav) -> the encoder's latent (B, D, ceil(T_wav / hop)) before quantization, the
+        waveform zero-padded at its end (lesson 11's warm-up regresses it onto the log-mel)."""
         hop = self.config.hop_length
         padded = F.pad(waveform, (0, -waveform.shape[1] % hop))  # (B, T_frames * hop)
         return self.encoder(padded)  # (B, D, T_frames)
@@ -301,7 +306,7 @@ class Codec(nn.Module):
         the quantizer initializes and updates its codebooks (EMA, dead-code restarts)."""
         config = self.config
         waveform = self._checked_waveform("Codec", waveform, sample_rate, shortest_training_input(config.mel))
-        quantized = self.quantizer(self._encode_latent(waveform), n_quantizers=n_quantizers)
+        quantized = self.quantizer(self.latent(waveform), n_quantizers=n_quantizers)
         reconstructed = self.decoder(quantized.quantized)[:, : waveform.shape[1]]  # (B, T_wav)
         stft_loss = multi_resolution_stft_loss(reconstructed, waveform)
         mel_loss = torch.mean(torch.abs(self.log_mel(reconstructed) - self.log_mel(waveform)))
@@ -316,7 +321,7 @@ class Codec(nn.Module):
         """waveform (B, T_wav), any T_wav >= 1 -> codes (B, Q, ceil(T_wav / hop)) int64, Q = n_quantizers (K
         for None). Never changes the codebooks, in either mode."""
         waveform = self._checked_waveform("Codec.encode", waveform, sample_rate)
-        return self.quantizer.encode(self._encode_latent(waveform), n_quantizers)  # (B, Q, T_frames)
+        return self.quantizer.encode(self.latent(waveform), n_quantizers)  # (B, Q, T_frames)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, length: int | None = None) -> torch.Tensor:
@@ -356,6 +361,22 @@ class Codec(nn.Module):
         if not self.config.discriminators:
             return []
         return [*self.period_discriminator.parameters(), *self.scale_discriminator.parameters()]
+
+
+def warm_start_decoder(model: Codec, vocoder: nn.Module) -> None:
+    """Copy a trained HiFi-GAN's generator (models/hifigan.HiFiGAN, lesson 09) into the codec's decoder.
+
+    The two must have the same layout, the vocoder's n_mels equal to the latent size (the cpu presets' 80);
+    otherwise a ValueError names the fields that differ. The decoder then starts out turning log-mel-like
+    latents into speech, so the budget goes to the encoder and the codebooks (lesson 10 does the same).
+    """
+    ours, theirs = model.config.decoder, vocoder.config.generator
+    different = [field.name for field in dataclasses.fields(ours) if getattr(ours, field.name) != getattr(theirs, field.name)]
+    if different:
+        raise ValueError("codec.warm_start_decoder: the vocoder's generator differs from this decoder in "
+                         + ", ".join(f"{name} ({getattr(theirs, name)} vs {getattr(ours, name)})" for name in different)
+                         + "; train both with matching presets (the cpu presets match)")  # fmt: skip
+    model.decoder.load_state_dict(vocoder.generator.state_dict())
 
 
 def artifact_path(kind: str = "cpu") -> Path:
