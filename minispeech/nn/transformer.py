@@ -8,7 +8,8 @@ SinusoidalPositionalEncoding  x + sin/cos table (Sec. 3.5)
 RotaryPositionalEmbedding     RoPE (Su et al., 2021), rotate-half convention, per head on q and k
 FeedForward                   Linear -> activation -> dropout -> Linear, or FastSpeech's conv FFN (kernel k > 1)
 TransformerConfig             frozen sizes shared by the layers below and by nn/encoder.py's Conformer
-TransformerEncoderLayer       pre-LN: x + MHSA(LN x), x + FFN(LN x)
+TransformerEncoderLayer       pre-LN: x + MHSA(LN x), x + FFN(LN x); an attention mask and a KV cache
+                              make it a decoder-only (language model) layer too (lesson 12)
 TransformerDecoderLayer       pre-LN: + causal MHSA (KV cache), + cross-attention to the encoder, + FFN
 
 The dot-product primitives (attention_weights, scaled_dot_product_attention, causal_mask,
@@ -260,12 +261,17 @@ class TransformerEncoderLayer(nn.Module):
         self.feedforward = FeedForward(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                cache: KeyValueCache | None = None) -> torch.Tensor:  # fmt: skip
         """x (B, T, C), mask (B, T) keep (real frames) or None -> (B, T, C).
 
-        Outputs at real frames do not depend on the padding (in eval mode).
+        Outputs at real frames do not depend on the padding (in eval mode). attention_mask (B, T, T_k) keep
+        restricts which positions each one reads (a decoder-only model's causal or prefix mask, lesson 12),
+        and cache (updated in place) holds earlier steps' keys and values: then x holds only the new steps,
+        and mask / attention_mask cover the cached steps too (T_k = cached + T).
         """
-        attended, _ = self.attention(self.attention_norm(x), key_mask=mask, need_weights=False)
+        attended, _ = self.attention(self.attention_norm(x), key_mask=mask, attention_mask=attention_mask,
+                                     cache=cache, need_weights=False)  # fmt: skip
         x = x + self.dropout(attended)
         return x + self.dropout(self.feedforward(self.feedforward_norm(x), mask))
 
