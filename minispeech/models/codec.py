@@ -293,8 +293,9 @@ class Codec(nn.Module):
         return waveform.to(self.encoder.conv_pre.bias)
 
     def latent(self, waveform: torch.Tensor) -> torch.Tensor:
-        """waveform (B, T_wav) -> the encoder's latent (B, D, ceil(T_wav / hop)) before quantization, the
-        waveform zero-padded at its end (lesson 11's warm-up regresses it onto the log-mel)."""
+        """waveform (B, T_wav) -> the encoder's latent (B, D, ceil(T_wav / hop)) before quantization (what
+        the codebooks see), the waveform zero-padded at its end. The input is not checked: forward and encode
+        check it."""
         hop = self.config.hop_length
         padded = F.pad(waveform, (0, -waveform.shape[1] % hop))  # (B, T_frames * hop)
         return self.encoder(padded)  # (B, D, T_frames)
