@@ -116,6 +116,16 @@ MUTATIONS = [
     Mutation("11_codec.ipynb", "11.4", "natural-log",
              "return n_quantizers * math.log2(codebook_size) * sample_rate / hop_length",
              "return n_quantizers * math.log(codebook_size) * sample_rate / hop_length", exercises_only=True),
+    Mutation("12_valle.ipynb", "12.1", "inclusive-centroid",
+             "own_centroids = (totals[:, None, :] - embeddings) / (utterances - 1)",
+             "own_centroids = totals[:, None, :] / utterances", exercises_only=True),
+    Mutation("12_valle.ipynb", "12.2", "reads-the-future",
+             "reads_audio = audio[:, :, None] & audio[:, None, :] & earlier_or_same",
+             "reads_audio = audio[:, :, None] & audio[:, None, :]", exercises_only=True),
+    Mutation("12_valle.ipynb", "12.3", "ascending-sort",
+             "torch.sort(logits, dim=-1, descending=True)", "torch.sort(logits, dim=-1)", exercises_only=True),
+    Mutation("12_valle.ipynb", "12.4", "off-by-one",
+             "for c in range(stage))", "for c in range(stage + 1))", exercises_only=True),
 ]  # fmt: skip
 
 

@@ -96,7 +96,8 @@ class SpeakerEncoder(nn.Module):
     @torch.no_grad()
     def embed(self, waveform: np.ndarray | torch.Tensor, sample_rate: int | None = None) -> np.ndarray:
         """One utterance (T_wav,) at config.mel.sample_rate -> its d-vector (E,) float32: the mean of the
-        embeddings of windows of window_frames every hop_frames (one window when shorter), normalized."""
+        embeddings of windows of window_frames every hop_frames (one window when shorter), normalized. An
+        utterance shorter than the STFT's padding (n_fft / 2 samples) is padded with zeros first."""
         expected = self.config.mel.sample_rate
         if sample_rate is not None and sample_rate != expected:
             raise ValueError(f"SpeakerEncoder.embed: the encoder works at {expected} Hz, got {sample_rate} Hz; "
@@ -106,6 +107,8 @@ class SpeakerEncoder(nn.Module):
             raise ValueError(f"SpeakerEncoder.embed: need one non-empty, finite waveform (T_wav,), got shape "
                              f"{tuple(waveform.shape)}")  # fmt: skip
         device = self.projection.weight.device
+        shortest = self.config.mel.n_fft // 2 + 1  # the STFT's reflect padding needs more samples than n_fft / 2
+        waveform = F.pad(waveform, (0, max(0, shortest - len(waveform))))  # a very short input: zeros after it
         mel = self.log_mel(waveform.to(device)).T  # (T_mel, n_mels)
         size, hop = self.config.window_frames, self.config.hop_frames
         starts = range(0, max(1, len(mel) - size + 1), hop)
