@@ -107,16 +107,16 @@ def _diagnose_quantize(actual, expected, case) -> str | None:
     if not isinstance(values, torch.Tensor) or values.shape != want_values.shape:
         return f"quantized has one code vector per row of x: shape {tuple(want_values.shape)}"
     if tensors_close(values, 2 * x - want_values):
-        return "the straight-through output is x + (q - x) with the difference detached; yours has x - (q - x)"
+        return "your output has the value x - (q - x) = 2x - q, not the code q: its detached correction goes the wrong way"
     if not tensors_close(values, want_values):
         return None
     if gradient is None:
-        return ("the values are right, but no gradient reaches x (argmin has none): the straight-through "
-                "estimator adds x back with the difference q - x detached")  # fmt: skip
+        return ("the values are right, but no gradient reaches x (argmin has none): the output needs a path "
+                "from x that passes the gradient on unchanged (the straight-through estimator above)")  # fmt: skip
     if tensors_close(gradient, -weights):
-        return "the gradient reaches x with the wrong sign: detach the difference (q - x), not x alone"
+        return "the gradient reaches x with the wrong sign: the term that carries x's gradient enters as -x"
     if tensors_close(gradient, torch.zeros_like(weights)):
-        return "the gradient is zero: detach only the difference q - x, not the whole output"
+        return "the gradient is zero: everything that depends on x is detached"
     return None
 
 

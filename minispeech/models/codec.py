@@ -66,7 +66,7 @@ from minispeech.nn.discriminators import (
 )
 from minispeech.nn.features import LogMel
 from minispeech.nn.gan_losses import STFT_RESOLUTIONS, multi_resolution_stft_loss
-from minispeech.nn.generator import Generator, GeneratorConfig
+from minispeech.nn.generator import Generator, GeneratorConfig, copy_generator
 from minispeech.nn.quantize import (
     QuantizerConfig,
     ResidualQuantizerConfig,
@@ -371,13 +371,7 @@ def warm_start_decoder(model: Codec, vocoder: nn.Module) -> None:
     otherwise a ValueError names the fields that differ. The decoder then starts out turning log-mel-like
     latents into speech, so the budget goes to the encoder and the codebooks (lesson 10 does the same).
     """
-    ours, theirs = model.config.decoder, vocoder.config.generator
-    different = [field.name for field in dataclasses.fields(ours) if getattr(ours, field.name) != getattr(theirs, field.name)]
-    if different:
-        raise ValueError("codec.warm_start_decoder: the vocoder's generator differs from this decoder in "
-                         + ", ".join(f"{name} ({getattr(theirs, name)} vs {getattr(ours, name)})" for name in different)
-                         + "; train both with matching presets (the cpu presets match)")  # fmt: skip
-    model.decoder.load_state_dict(vocoder.generator.state_dict())
+    copy_generator(model.decoder, vocoder.generator, "codec.warm_start_decoder")
 
 
 def artifact_path(kind: str = "cpu") -> Path:

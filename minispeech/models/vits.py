@@ -70,7 +70,7 @@ from minispeech.nn.discriminators import (
 )
 from minispeech.nn.features import LogMel
 from minispeech.nn.flows import FlowConfig, ResidualCouplingBlock
-from minispeech.nn.generator import Generator, GeneratorConfig
+from minispeech.nn.generator import Generator, GeneratorConfig, copy_generator
 from minispeech.nn.stochastic_duration import StochasticDurationConfig, StochasticDurationPredictor
 from minispeech.nn.tokens import check_token_batch
 from minispeech.nn.transformer import TransformerConfig, TransformerEncoderLayer
@@ -484,13 +484,7 @@ def warm_start_decoder(model: VITS, vocoder: nn.Module) -> None:
     cpu preset's 80); otherwise a ValueError names the fields that differ. The vocoder read log-mels,
     so the posterior encoder starts out learning a latent that this decoder already turns into sound.
     """
-    ours, theirs = model.config.generator, vocoder.config.generator
-    different = [field.name for field in dataclasses.fields(ours) if getattr(ours, field.name) != getattr(theirs, field.name)]
-    if different:
-        raise ValueError("VITS.warm_start_decoder: the vocoder's generator differs from this decoder in "
-                         + ", ".join(f"{name} ({getattr(theirs, name)} vs {getattr(ours, name)})" for name in different)
-                         + "; train both with matching presets (the cpu presets match)")  # fmt: skip
-    model.generator.load_state_dict(vocoder.generator.state_dict())
+    copy_generator(model.generator, vocoder.generator, "VITS.warm_start_decoder")
 
 
 def artifact_path(kind: str = "cpu") -> Path:

@@ -7,6 +7,7 @@ ResBlock2        per dilation d: x + conv_d(lrelu(x))                  (one conv
 MultiReceptiveFieldFusion  the MRF: the mean of ResBlocks with different kernel sizes, run side by side
 Generator        mel (B, n_mels, T_mel) -> waveform (B, T_mel * hop_length) in [-1, 1]
 remove_weight_norm  fold every weight-norm parametrization into a plain weight (for inference)
+copy_generator   load one generator's weights into another of the same layout (warm starts, lessons 10 and 11)
 
 The pipeline: conv_pre (n_mels -> C) -> [LeakyReLU -> ConvTranspose1d (x u_i, C -> C / 2) -> MRF] per
 stage -> LeakyReLU -> conv_post (-> 1 channel) -> tanh. The product of the upsampling rates is the hop
@@ -171,3 +172,18 @@ def remove_weight_norm(module: nn.Module) -> nn.Module:
             if parametrize.is_parametrized(child, "weight"):
                 parametrize.remove_parametrizations(child, "weight", leave_parametrized=True)
     return module
+
+
+def copy_generator(target: Generator, source: Generator, where: str) -> None:
+    """Copy `source`'s weights into `target` (a trained vocoder's generator into a new model's decoder).
+
+    Both must have the same GeneratorConfig; otherwise a ValueError, prefixed with `where`, names every
+    field that differs (source's value vs target's).
+    """
+    ours, theirs = target.config, source.config
+    different = [field.name for field in dataclasses.fields(ours) if getattr(ours, field.name) != getattr(theirs, field.name)]
+    if different:
+        raise ValueError(f"{where}: the vocoder's generator differs from this decoder in "
+                         + ", ".join(f"{name} ({getattr(theirs, name)} vs {getattr(ours, name)})" for name in different)
+                         + "; train both with matching presets (the cpu presets match)")  # fmt: skip
+    target.load_state_dict(source.state_dict())
