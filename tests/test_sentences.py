@@ -15,7 +15,10 @@ from minispeech.data.sentences import (
     DIGIT_WORDS,
     MAX_WORDS,
     MIN_WORDS,
+    OPEN_MAX_WORDS,
+    OPEN_MIN_WORDS,
     VOCABULARY,
+    english_words,
     generate_sentences,
     plural,
     split_sentences,
@@ -137,3 +140,52 @@ def test_inflection_helpers():
     assert [third_person(v) for v in ("carry", "watch", "play", "fix", "go", "have")] == [
         "carries", "watches", "plays", "fixes", "goes", "has",
     ]
+
+
+def test_default_list_is_the_templates_only_one():
+    # The TTS corpus and the voice pool were drawn from these lists: open_vocabulary=0 must keep them.
+    assert generate_sentences(3, seed=1234) == [
+        "Diana Adams lives in Helsinki with the tulip.",
+        "Did Lucy pick this tall truck on weekends?",
+        "Did Diana build the plane last summer?",
+    ]
+
+
+def test_english_words_are_plain_frequent_words():
+    from data_scripts.word_list import BLOCKED_WORDS, WORD_COUNT
+
+    words = english_words()
+    assert len(words) == WORD_COUNT >= 10_000 and len(set(words)) == len(words)
+    assert words[:3] == ("the", "to", "and")  # most frequent first
+    assert all(re.fullmatch(r"[a-z]+", word) for word in words)
+    assert not set(words) & BLOCKED_WORDS
+    assert len(set(words) - VOCABULARY) > 10_000
+
+
+def test_open_vocabulary_sentences_share_and_words():
+    sentences = generate_sentences(2000, seed=3, open_vocabulary=0.4)
+    assert len(set(sentences)) == 2000
+    words = set(english_words())
+    open_ones = [s for s in sentences if not NUMERIC.search(s)
+                 and {w.strip(".,?!").lower() for w in s.split()} - VOCABULARY - ABBREVIATION_WORDS]
+    assert 0.3 <= len(open_ones) / len(sentences) <= 0.45, len(open_ones)
+    for sentence in open_ones:
+        assert all(word.strip(".").lower() in words for word in sentence.split()), sentence
+        assert OPEN_MIN_WORDS <= len(sentence.split()) <= OPEN_MAX_WORDS
+    used = {word.strip(".").lower() for sentence in open_ones for word in sentence.split()}
+    assert len(used) > 2500
+    table = characters()
+    for sentence in sentences:
+        assert table.decode(table.encode(normalize(sentence))) == normalize(sentence)
+    with pytest.raises(ValueError, match="open_vocabulary"):
+        generate_sentences(5, seed=0, open_vocabulary=1.5)
+
+
+def test_word_list_filter_keeps_plain_words_only():
+    from data_scripts.word_list import keep
+
+    short = frozenset({"a", "i", "to"})
+    assert keep("garden", short, normalize) and keep("to", short, normalize)
+    for dropped in ("don't", "2d", "bb", "ny", "e-mail", "shit", "bullshit", "Paris"):
+        assert not keep(dropped, short, normalize), dropped
+    assert not keep("st", short, normalize)  # too short, and normalize would expand it

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2  # 2: 40 % open-vocabulary sentences (issue 11)
 CORPUS_NAME = "tiny"
 DATA_ENVIRONMENT_VARIABLE = "MINISPEECH_DATA"
 BUILD_COMMAND = "python -m minispeech.data tiny"
@@ -85,6 +85,7 @@ class CorpusConfig:
     test_seen_per_speaker: int = 20
     test_unseen_per_speaker: int = 80
     digit_takes: int = 5  # per speaker and digit
+    open_vocabulary: float = 0.4  # share of sentences drawn from 12,000 words, not the templates
 
     @classmethod
     def preset(cls, name: str) -> CorpusConfig:
@@ -171,7 +172,17 @@ def plan_jobs(config: CorpusConfig) -> list[Job]:
         "test_seen": config.test_seen_per_speaker * len(training),
         "test_unseen": config.test_unseen_per_speaker * len(held_out),
     }
-    sentences = generate_sentences(sum(counts.values()), seed=config.seed)
+    total = sum(counts.values())
+    sentences = generate_sentences(total + 100, seed=config.seed, open_vocabulary=config.open_vocabulary)
+    if config.open_vocabulary > 0.0:
+        # Lessons 07-12 score synthesized TTS sentences with lesson 04's recognizer, so none may be
+        # a tiny-corpus sentence. The TTS corpus was drawn against the templates-only corpus
+        # (version 1, open_vocabulary=0), which needs no such check; this one skips its sentences.
+        from minispeech.data.tts import tts_sentences
+
+        taken = tts_sentences()
+        sentences = [sentence for sentence in sentences if sentence not in taken]
+    sentences = sentences[:total]
     jobs: list[Job] = []
     start = 0
     for split, count in counts.items():

@@ -2,9 +2,15 @@
 
 generate_sentences  count, seed -> distinct raw English sentences, 4-14 words each; about a
                     quarter carry numbers, dates, money, percentages, times, ordinals or
-                    abbreviations (Dr., Mr., St.) so that the text front end matters
+                    abbreviations (Dr., Mr., St.) so that the text front end matters; with
+                    open_vocabulary=p, a share p are open-vocabulary sentences instead
+english_words       the 12,000 most frequent plain English words (english_words.txt, from
+                    wordfreq 3.1.1 via data_scripts/word_list.py), most frequent first
+open_vocabulary_sentence  rng -> 4-10 words drawn from english_words(): the words matter,
+                    not the grammar ("Budget the winter carbon of expect.")
 split_sentences     sentences, held_out_fraction, seed -> (train, held_out), no overlap
-VOCABULARY          every word of the word lists below and their inflections (lowercase)
+VOCABULARY          every word of the templates' word lists and their inflections (lowercase):
+                    about 1,500; the open-vocabulary sentences reach 12,000 more
 DIGIT_WORDS         ("zero", "one", ..., "nine") for the spoken-digits set
 
 Sentences are raw text ("Dr. Lee paid $5.50 on Jan. 5, 2020."): run them through
@@ -16,8 +22,10 @@ Taught in lessons/00_setup_data_text.ipynb, section 3.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
+from pathlib import Path
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 MIN_WORDS, MAX_WORDS = 4, 14
@@ -416,20 +424,59 @@ def _numeric_templates() -> tuple:
             year, title, measurement, share)
 
 
+# ----------------------------------------------------------------------------- open vocabulary
+# The templates know about 1,500 words, so a recognizer trained on them learns those words'
+# spellings and little else: it writes a new word right about 8 % of the time (issue 11).
+# Open-vocabulary sentences draw each word from a 12,000-word frequency list instead; eSpeak
+# speaks any word. A share of "glue" words from the top of the list keeps them speech-like.
+
+ENGLISH_WORDS_FILE = Path(__file__).with_name("english_words.txt")
+GLUE_WORDS = 150  # the list's first 150 words: the, to, and, of, a, in, ...
+GLUE_PROBABILITY = 0.3
+OPEN_MIN_WORDS, OPEN_MAX_WORDS = 4, 10
+
+
+@functools.cache
+def english_words() -> tuple[str, ...]:
+    """The 12,000 most frequent plain English words, most frequent first (lowercase a-z).
+
+    Generated once from wordfreq 3.1.1 by data_scripts/word_list.py and committed (CC BY-SA 4.0).
+    """
+    if not ENGLISH_WORDS_FILE.is_file():
+        raise FileNotFoundError(f"{ENGLISH_WORDS_FILE} is missing: restore it from git, or regenerate "
+                                "it with `python data_scripts/word_list.py`")
+    lines = ENGLISH_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return tuple(line for line in lines if line and not line.startswith("#"))
+
+
+def open_vocabulary_sentence(rng: random.Random) -> str:
+    """4-10 words, each a glue word (probability GLUE_PROBABILITY) or any word of the list."""
+    words = english_words()
+    count = rng.randint(OPEN_MIN_WORDS, OPEN_MAX_WORDS)
+    chosen = [rng.choice(words[:GLUE_WORDS]) if rng.random() < GLUE_PROBABILITY else rng.choice(words)
+              for _ in range(count)]
+    return " ".join(chosen) + "."
+
+
 _PLAIN_TEMPLATES = _plain_templates()
 _NUMERIC_TEMPLATES = _numeric_templates()
 _MAX_ATTEMPTS_PER_SENTENCE = 100
 
 
-def generate_sentences(count: int, seed: int) -> list[str]:
+def generate_sentences(count: int, seed: int, open_vocabulary: float = 0.0) -> list[str]:
     """`count` distinct raw English sentences of 4-14 words, the same list for the same seed.
 
-    About NUMERIC_FRACTION of them come from the numeric templates (money, dates, times,
-    percentages, ordinals, cardinals, years, Dr./Mr./St., decimals, fractions).
+    A share `open_vocabulary` of them are open_vocabulary_sentence()s. Of the template
+    sentences, about NUMERIC_FRACTION come from the numeric templates (money, dates, times,
+    percentages, ordinals, cardinals, years, Dr./Mr./St., decimals, fractions). With
+    open_vocabulary=0 (the default) the list is the one this function gave before it had
+    that argument, so corpora built from it do not change.
     Taught in lessons/00_setup_data_text.ipynb, section 3.
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError(f"generate_sentences: count must be a non-negative int, got {count!r}")
+    if not 0.0 <= open_vocabulary <= 1.0:
+        raise ValueError(f"generate_sentences: open_vocabulary must be in [0, 1], got {open_vocabulary!r}")
     rng = random.Random(seed)
     sentences: list[str] = []
     seen: set[str] = set()
@@ -438,8 +485,11 @@ def generate_sentences(count: int, seed: int) -> list[str]:
         attempts += 1
         if attempts > _MAX_ATTEMPTS_PER_SENTENCE * max(count, 1):
             raise ValueError(f"generate_sentences: could not find {count} distinct sentences; ask for fewer")
-        templates = _NUMERIC_TEMPLATES if rng.random() < NUMERIC_FRACTION else _PLAIN_TEMPLATES
-        sentence = rng.choice(templates)(rng)
+        if open_vocabulary > 0.0 and rng.random() < open_vocabulary:  # no draw at 0: old lists stay
+            sentence = open_vocabulary_sentence(rng)
+        else:
+            templates = _NUMERIC_TEMPLATES if rng.random() < NUMERIC_FRACTION else _PLAIN_TEMPLATES
+            sentence = rng.choice(templates)(rng)
         sentence = sentence[0].upper() + sentence[1:]
         if MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and sentence not in seen:
             seen.add(sentence)
