@@ -3,6 +3,8 @@
 wer   word error rate of a corpus: total word edits / total reference words (== jiwer.wer)
 cer   character error rate of a corpus: total character edits / total reference characters
       (== jiwer.cer)
+word_accuracy  the share of reference words recognized exactly, split into words the model
+      was trained on (in vocabulary) and words it never saw (out of vocabulary)
 
 Both are corpus-level (not a mean of per-sentence rates) and apply no normalization beyond
 tokenization: `wer` splits each sentence on whitespace (str.split), `cer` strips leading and
@@ -25,7 +27,9 @@ Taught in lessons/04_ctc.ipynb, section 5.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 
 def _as_sentence_list(sentences: str | Sequence[str], argument: str) -> list[str]:
@@ -94,3 +98,46 @@ def cer(references: str | Sequence[str], hypotheses: str | Sequence[str]) -> flo
     distances = edit_distances(stripped_references, stripped_hypotheses)
     total_reference_length = sum(len(sentence) for sentence in stripped_references)
     return _rate(int(distances.sum()), total_reference_length, "cer")
+
+
+@dataclass(frozen=True)
+class WordAccuracy:
+    """Shares of reference words recognized exactly, and how many words each share is over."""
+
+    in_vocabulary: float  # NaN when no reference word is in the vocabulary
+    out_of_vocabulary: float  # NaN when every reference word is
+    in_vocabulary_words: int
+    out_of_vocabulary_words: int
+
+
+def word_accuracy(
+    references: str | Sequence[str], hypotheses: str | Sequence[str], vocabulary: Iterable[str]
+) -> WordAccuracy:
+    """Word accuracy split by vocabulary: a reference word counts as right when the best word
+    alignment (the one wer counts; minispeech.dp.levenshtein.reference_hits) matches it exactly.
+
+    `vocabulary` is typically every word of the training transcripts: a word outside it is one
+    the recognizer never heard, so writing it right means it learned spelling, not words.
+
+    >>> word_accuracy(["the cat sat"], ["the cap sat"], vocabulary={"the", "sat"})
+    WordAccuracy(in_vocabulary=1.0, out_of_vocabulary=0.0, in_vocabulary_words=2, out_of_vocabulary_words=1)
+
+    Taught in lessons/04_ctc.ipynb, section 6.
+    """
+    from minispeech.dp.levenshtein import reference_hits
+
+    reference_list, hypothesis_list = _paired_sentences(references, hypotheses, "word_accuracy")
+    known = set(vocabulary)
+    right = {True: 0, False: 0}  # in vocabulary? -> words right
+    total = {True: 0, False: 0}
+    for reference, hypothesis in zip(reference_list, hypothesis_list, strict=True):
+        words = reference.split()
+        for word, hit in zip(words, reference_hits(words, hypothesis.split()), strict=True):
+            total[word in known] += 1
+            right[word in known] += hit
+    return WordAccuracy(
+        in_vocabulary=right[True] / total[True] if total[True] else math.nan,
+        out_of_vocabulary=right[False] / total[False] if total[False] else math.nan,
+        in_vocabulary_words=total[True],
+        out_of_vocabulary_words=total[False],
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import jiwer
@@ -16,9 +17,10 @@ from minispeech.dp.levenshtein import (
     edit_distance,
     edit_distance_reference,
     edit_distances,
+    reference_hits,
     word_edit_distances,
 )
-from minispeech.metrics import cer, wer
+from minispeech.metrics import cer, wer, word_accuracy
 
 small_sequences = st.lists(st.integers(0, 3), max_size=6)
 
@@ -154,3 +156,36 @@ def test_word_splitting_is_str_split(sentences):
     ]
     assert distances.tolist() == expected
     assert reference_lengths.tolist() == [len(s.split()) for s in sentences]
+
+
+@settings(max_examples=150, deadline=None)
+@given(small_sequences, small_sequences)
+def test_reference_hits_mark_the_hits_of_alignment_ops(ref, hyp):
+    hits = reference_hits(ref, hyp)
+    assert len(hits) == len(ref)
+    assert sum(hits) == alignment_ops(ref, hyp).hits
+    assert all(ref[i] in hyp for i, hit in enumerate(hits) if hit)
+    if ref == hyp:
+        assert all(hits)
+
+
+def test_reference_hits_count_equals_jiwer_hits():
+    rng = random.Random(2)
+    for _ in range(200):
+        ref = rng.choices(["a", "b", "c", "d"], k=rng.randrange(1, 12))
+        hyp = rng.choices(["a", "b", "c", "d"], k=rng.randrange(0, 12))
+        assert sum(reference_hits(ref, hyp)) == jiwer.process_words(" ".join(ref), " ".join(hyp) or "").hits
+
+
+def test_word_accuracy_splits_known_and_new_words():
+    known = {"the", "cat", "sat"}
+    scores = word_accuracy(["the cat sat on the mat", "a dog"], ["the cat sat in the mat", "a dig"], known)
+    assert scores.in_vocabulary_words == 4 and scores.in_vocabulary == 1.0
+    assert scores.out_of_vocabulary_words == 4  # on, mat, a, dog
+    assert scores.out_of_vocabulary == 2 / 4  # mat and a right; on and dog wrong
+    assert math.isnan(word_accuracy(["the cat"], ["the cat"], known).out_of_vocabulary)
+    # an inserted word costs no reference word; a deleted one is wrong
+    assert word_accuracy(["the cat"], ["the big cat"], known).in_vocabulary == 1.0
+    assert word_accuracy(["the cat"], ["cat"], known).in_vocabulary == 0.5
+    with pytest.raises(ValueError, match="one hypothesis per reference"):
+        word_accuracy(["the cat"], [], known)

@@ -4,6 +4,7 @@ edit_distance             fewest substitutions + deletions + insertions turning 
 edit_distances            the same for many (ref, hyp) pairs in one Numba call (CER uses it)
 word_edit_distances       the same for sentences split on whitespace like str.split (WER uses it)
 alignment_ops             EditOps(substitutions, deletions, insertions, hits) of one best alignment
+reference_hits            which ref tokens that alignment matches exactly (plain Python; per word)
 *_reference               the plain-Python dynamic programme the lesson shows, same signatures
 
 Tokens are any hashables: a string is a sequence of characters, a list of words is a
@@ -63,8 +64,9 @@ def edit_distance_reference(ref: TokenSequence, hyp: TokenSequence) -> int:
     return previous_row[-1]
 
 
-def alignment_ops_reference(ref: TokenSequence, hyp: TokenSequence) -> EditOps:
-    """Fill the whole table, then walk back from the end counting operations (plain Python).
+def _best_alignment(ref: TokenSequence, hyp: TokenSequence) -> list[str]:
+    """The operations of one minimum-cost alignment, first to last: "hit", "substitution",
+    "deletion" (a ref token with no partner) or "insertion" (a hyp token with none).
 
     Among equally good alignments we pick the one rapidfuzz (hence jiwer) reports: the
     common prefix and suffix are hits; walking back, take a deletion whenever it lies on a
@@ -96,26 +98,39 @@ def alignment_ops_reference(ref: TokenSequence, hyp: TokenSequence) -> EditOps:
                 table[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]),
             )
 
-    substitutions = deletions = insertions = 0
-    hits = prefix + suffix
+    backwards = ["hit"] * suffix
     i, j = len(ref), len(hyp)
     while i > 0 and j > 0:
         if table[i][j] == table[i - 1][j] + 1:
-            deletions += 1
+            backwards.append("deletion")
             i -= 1
         elif table[i][j - 1] < table[i - 1][j - 1]:
-            insertions += 1
+            backwards.append("insertion")
             j -= 1
         else:
-            if ref[i - 1] == hyp[j - 1]:
-                hits += 1
-            else:
-                substitutions += 1
+            backwards.append("hit" if ref[i - 1] == hyp[j - 1] else "substitution")
             i -= 1
             j -= 1
-    deletions += i
-    insertions += j
-    return EditOps(substitutions, deletions, insertions, hits)
+    backwards += ["deletion"] * i + ["insertion"] * j + ["hit"] * prefix
+    return backwards[::-1]
+
+
+def alignment_ops_reference(ref: TokenSequence, hyp: TokenSequence) -> EditOps:
+    """Fill the whole table, then walk back from the end counting operations (plain Python)."""
+    operations = _best_alignment(ref, hyp)
+    return EditOps(operations.count("substitution"), operations.count("deletion"),
+                   operations.count("insertion"), operations.count("hit"))
+
+
+def reference_hits(ref: TokenSequence, hyp: TokenSequence) -> list[bool]:
+    """For each ref token, whether the best alignment (alignment_ops's) matches it exactly.
+
+    >>> reference_hits("the cat sat".split(), "a cat sat down".split())
+    [False, True, True]
+
+    Word accuracy per word (minispeech.metrics.word_accuracy) is built on it.
+    """
+    return [operation == "hit" for operation in _best_alignment(ref, hyp) if operation != "insertion"]
 
 
 # ----------------------------------------------------------------------------------------
