@@ -10,7 +10,7 @@ import soundfile
 from minispeech.data import CorpusConfig, build_tiny_corpus, read_manifest, tiny_corpus
 from minispeech.data.corpus import SPEAKERS, plan_jobs
 
-SPLITS = ("train", "valid", "test_seen", "test_unseen", "digits")
+SPLITS = ("train", "valid", "test_seen", "test_unseen", "digits", "train_open", "test_open")
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -64,6 +64,7 @@ def test_splits_are_disjoint_and_held_out_speakers_unseen(small_corpus):
     assert not texts["train"] & texts["test_seen"]
     assert not texts["train"] & texts["test_unseen"]
     assert not texts["train"] & texts["valid"]
+    assert not texts["train_open"] & texts["test_open"]
     held_out = {speaker.name for speaker in SPEAKERS if speaker.held_out}
     training_speakers = {row["speaker"] for split in ("train", "valid", "test_seen") for row in rows[split]}
     assert held_out and not held_out & training_speakers
@@ -86,15 +87,21 @@ def test_full_plan_meets_the_corpus_promises():
         takes.setdefault((speaker.name, digit), set()).add((speaker.rate, speaker.pitch))
     assert min(len(variants) for variants in takes.values()) >= 5  # takes vary rate and pitch
     numeric = sum(any(ch.isdigit() or ch == "$" for ch in job[2]) for job in train)
-    assert numeric / len(train) > 0.11  # a quarter of the 60 % template sentences
-    # version 2: open-vocabulary sentences, so held-out sentences hold words training never has
-    from minispeech.data.sentences import VOCABULARY
+    assert numeric / len(train) > 0.15
+    # version 2: the open-vocabulary splits, whose test sentences hold words no training sentence has
+    from minispeech.data.sentences import VOCABULARY, english_words
     from minispeech.text import normalize
 
-    train_words = {word for job in train for word in normalize(job[2]).rstrip(".,?!").split()}
-    assert len(train_words - VOCABULARY) > 3000
-    test_words = [word for job in jobs if job[0] == "test_seen" for word in normalize(job[2]).rstrip(".,?!").split()]
+    def words_of(split):
+        return [word for job in jobs if job[0] == split for word in normalize(job[2]).rstrip(".,?!").split()]
+
+    train_words = set(words_of("train")) | set(words_of("train_open"))
+    assert len(set(words_of("train_open")) - VOCABULARY) > 5000
+    assert set(words_of("train_open")) <= set(english_words())
+    test_words = words_of("test_open")
     assert sum(word not in train_words for word in test_words) > 0.1 * len(test_words)
+    assert {job[3].name for job in jobs if job[0] in ("train_open", "test_open")} <= {
+        speaker.name for speaker in SPEAKERS if not speaker.held_out}
 
 
 def test_missing_corpus_names_the_command(tmp_path):

@@ -12,6 +12,14 @@ Splits (one manifest each, `<split>.jsonl`):
     test_seen    held-out sentences, training speakers
     test_unseen  held-out sentences, held-out speakers that no training split ever uses
     digits       "zero" ... "nine", every speaker, several takes with varied rate and pitch
+    train_open   open-vocabulary sentences (minispeech.data.sentences.open_vocabulary_sentence:
+                 4-10 words from the 12,000 most frequent English words), training speakers
+    test_open    other open-vocabulary sentences, training speakers: many of their words are in
+                 no training transcript, so a recognizer must spell them (lesson 04)
+
+The first five splits use the template sentences (about 1,500 words, numbers, dates, money);
+the open splits come from their own seeded list and are synthesized after the digits, so
+adding them left every file of the corpus's version 1 unchanged.
 
 Every row carries eSpeak's own phoneme and word start samples (`alignment`): an exact
 ground-truth alignment that no recorded corpus has, used to score aligners in lesson 04.
@@ -37,7 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-CORPUS_VERSION = 2  # 2: 40 % open-vocabulary sentences (issue 11)
+CORPUS_VERSION = 2  # 2: + train_open, test_open (issue 11); the other splits are byte-identical
 CORPUS_NAME = "tiny"
 DATA_ENVIRONMENT_VARIABLE = "MINISPEECH_DATA"
 BUILD_COMMAND = "python -m minispeech.data tiny"
@@ -85,7 +93,8 @@ class CorpusConfig:
     test_seen_per_speaker: int = 20
     test_unseen_per_speaker: int = 80
     digit_takes: int = 5  # per speaker and digit
-    open_vocabulary: float = 0.4  # share of sentences drawn from 12,000 words, not the templates
+    train_open_per_speaker: int = 250
+    test_open_per_speaker: int = 20
 
     @classmethod
     def preset(cls, name: str) -> CorpusConfig:
@@ -97,6 +106,8 @@ class CorpusConfig:
                 test_seen_per_speaker=1,
                 test_unseen_per_speaker=2,
                 digit_takes=1,
+                train_open_per_speaker=2,
+                test_open_per_speaker=1,
             ),
         }
         if name not in presets:
@@ -172,17 +183,7 @@ def plan_jobs(config: CorpusConfig) -> list[Job]:
         "test_seen": config.test_seen_per_speaker * len(training),
         "test_unseen": config.test_unseen_per_speaker * len(held_out),
     }
-    total = sum(counts.values())
-    sentences = generate_sentences(total + 100, seed=config.seed, open_vocabulary=config.open_vocabulary)
-    if config.open_vocabulary > 0.0:
-        # Lessons 07-12 score synthesized TTS sentences with lesson 04's recognizer, so none may be
-        # a tiny-corpus sentence. The TTS corpus was drawn against the templates-only corpus
-        # (version 1, open_vocabulary=0), which needs no such check; this one skips its sentences.
-        from minispeech.data.tts import tts_sentences
-
-        taken = tts_sentences()
-        sentences = [sentence for sentence in sentences if sentence not in taken]
-    sentences = sentences[:total]
+    sentences = generate_sentences(sum(counts.values()), seed=config.seed)
     jobs: list[Job] = []
     start = 0
     for split, count in counts.items():
@@ -203,6 +204,15 @@ def plan_jobs(config: CorpusConfig) -> list[Job]:
                     held_out=speaker.held_out,
                 )
                 jobs.append(("digits", f"digits_{speaker.name}_{digit}_{take}", digit, varied))
+    open_counts = {"train_open": config.train_open_per_speaker * len(training),
+                   "test_open": config.test_open_per_speaker * len(training)}
+    open_sentences = generate_sentences(sum(open_counts.values()), seed=config.seed + 1, open_vocabulary=1.0)
+    start = 0
+    for split, count in open_counts.items():
+        for index, text in enumerate(open_sentences[start : start + count]):
+            speaker = training[index % len(training)]
+            jobs.append((split, f"{split}_{index:05d}_{speaker.name}", text, speaker))
+        start += count
     return jobs
 
 

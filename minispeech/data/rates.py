@@ -42,7 +42,7 @@ from minispeech.data.corpus import (
 )
 
 RATES_CORPUS_NAME = "rates"
-RATES_CORPUS_VERSION = 2  # 2: the tiny corpus version 2 sentences
+RATES_CORPUS_VERSION = 1
 RATES_CORPUS_COMMAND = "python -m minispeech.data rates"
 SLOW_RATE, FAST_RATE = 120, 250  # words per minute; the tiny corpus speaks at 160-185
 TEST_SPLITS = ("slow", "normal", "fast")

@@ -23,7 +23,6 @@ counts, symbols. Build with `python -m minispeech.data tts`. Taught in lessons/0
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 from dataclasses import asdict, dataclass
@@ -117,9 +116,7 @@ def plan_tts_jobs(config: TTSCorpusConfig) -> list[Job]:
     from minispeech.data.corpus import plan_jobs
     from minispeech.data.sentences import generate_sentences
 
-    # Drawn against the tiny corpus's version 1 (templates only), so it stays the same whatever
-    # the tiny corpus becomes; version 2 skips these sentences instead (corpus.plan_jobs).
-    tiny_sentences = {text for _, _, text, _ in plan_jobs(CorpusConfig(open_vocabulary=0.0))}
+    tiny_sentences = {text for _, _, text, _ in plan_jobs(CorpusConfig())}
     counts = {"train": config.train, "valid": config.valid, "test": config.test}
     wanted = sum(counts.values())
     candidates = generate_sentences(wanted + len(tiny_sentences) + 100, seed=config.seed)
@@ -133,12 +130,6 @@ def plan_tts_jobs(config: TTSCorpusConfig) -> list[Job]:
             jobs.append((split, f"{split}_{index:05d}", text, TTS_SPEAKER))
         start += count
     return jobs
-
-
-@functools.cache
-def tts_sentences() -> frozenset[str]:
-    """Every sentence of the full TTS corpus (all splits), as written in its manifests."""
-    return frozenset(text for _, _, text, _ in plan_tts_jobs(TTSCorpusConfig()))
 
 
 def tts_targets(row: dict, folder: str, mel: MelConfig) -> dict:
