@@ -184,14 +184,7 @@ def plan_jobs(config: CorpusConfig) -> list[Job]:
         "test_unseen": config.test_unseen_per_speaker * len(held_out),
     }
     sentences = generate_sentences(sum(counts.values()), seed=config.seed)
-    jobs: list[Job] = []
-    start = 0
-    for split, count in counts.items():
-        speakers = held_out if split == "test_unseen" else training
-        for index, text in enumerate(sentences[start : start + count]):
-            speaker = speakers[index % len(speakers)]
-            jobs.append((split, f"{split}_{index:05d}_{speaker.name}", text, speaker))
-        start += count
+    jobs = _sentence_jobs(counts, sentences, lambda split: held_out if split == "test_unseen" else training)
     for speaker in SPEAKERS:
         for take in range(config.digit_takes):
             for digit in DIGIT_WORDS:
@@ -207,10 +200,19 @@ def plan_jobs(config: CorpusConfig) -> list[Job]:
     open_counts = {"train_open": config.train_open_per_speaker * len(training),
                    "test_open": config.test_open_per_speaker * len(training)}
     open_sentences = generate_sentences(sum(open_counts.values()), seed=config.seed + 1, open_vocabulary=1.0)
+    jobs += _sentence_jobs(open_counts, open_sentences, lambda split: training)
+    return jobs
+
+
+def _sentence_jobs(counts: dict[str, int], sentences: list[str], speakers_of: Callable) -> list[Job]:
+    """Consecutive runs of `sentences`, one per split of `counts`, each spoken in turn by the
+    speakers_of(split)."""
+    jobs: list[Job] = []
     start = 0
-    for split, count in open_counts.items():
-        for index, text in enumerate(open_sentences[start : start + count]):
-            speaker = training[index % len(training)]
+    for split, count in counts.items():
+        speakers = speakers_of(split)
+        for index, text in enumerate(sentences[start : start + count]):
+            speaker = speakers[index % len(speakers)]
             jobs.append((split, f"{split}_{index:05d}_{speaker.name}", text, speaker))
         start += count
     return jobs

@@ -426,7 +426,7 @@ def _numeric_templates() -> tuple:
 
 # ----------------------------------------------------------------------------- open vocabulary
 # The templates know about 1,500 words, so a recognizer trained on them learns those words'
-# spellings and little else: it writes a new word right about 8 % of the time (issue 11).
+# spellings and little else: it writes a new word right about one time in ten (issue 11).
 # Open-vocabulary sentences draw each word from a 12,000-word frequency list instead; eSpeak
 # speaks any word. A share of "glue" words from the top of the list keeps them speech-like.
 
